@@ -1,0 +1,48 @@
+"""The Flask application: REST API (/api/v1), OpenAPI, health check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from engine.bpmn.registry import ProcessRegistry
+from engine.db import engine_options, tune_engine
+from engine.forms import FormCatalog
+from engine.services import Casework
+
+from .auth import authenticate_request
+from .config import load_config
+from .errors import register_error_handlers
+from .extensions import api, db
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    db.init_app(app)
+    with app.app_context():
+        tune_engine(db.engine)
+
+    forms = FormCatalog.load(Path(app.config["FORMS_DIR"]))
+    registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms)
+    app.extensions["casework"] = Casework(registry, forms)
+
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token"}
+    )
+    from . import auth_routes, cases, docs, health, processes, tasks
+
+    api.register_blueprint(auth_routes.blp)
+    api.register_blueprint(processes.blp)
+    api.register_blueprint(cases.blp)
+    api.register_blueprint(tasks.blp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    app.before_request(authenticate_request)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,78 @@
+from flask_smorest import Blueprint
+
+from engine.services import transaction
+
+from .auth import casework, current_user
+from .extensions import db
+from .schemas import CaseCreate, CaseOut, CasePage, CaseQuery, RetryIn
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases")
+
+
+def _case_body(session, case):
+    service = casework()
+    return {
+        **{k: getattr(case, k) for k in (
+            "id", "number", "process_id", "process_version", "status", "received_at",
+            "created_at", "closed_at", "team", "caseworker", "citizen")},
+        "open_tasks": service.open_tasks_of_case(session, case),
+        "instances": service.case_instances(session, case),
+        "timeline": service.timeline(session, case),
+    }
+
+
+class _Obj(dict):
+    """Lets marshmallow read dict keys as attributes for the nested Function fields."""
+
+    __getattr__ = dict.get
+
+
+@blp.post("")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(CaseCreate)
+@blp.response(201, CaseOut)
+def open_case(body):
+    """Open a case; its process starts at once on the latest deployed version."""
+    with transaction(db.session) as session:
+        case = casework().open_case(
+            session, current_user(), body["process"], body["citizen"], body["received_at"],
+            team_id=body["team_id"], caseworker_id=body["caseworker_id"], status=body["status"],
+        )
+        result = _Obj(_case_body(session, case))
+    return result
+
+
+@blp.get("")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(CaseQuery, location="query")
+@blp.response(200, CasePage)
+def list_cases(query):
+    """Cases of the caller's teams, newest received first. CPR numbers are masked."""
+    with transaction(db.session) as session:
+        page = casework().list_cases(session, current_user(), page=query["page"],
+                                     per_page=query["per_page"], status=query["status"],
+                                     process=query["process"])
+    return page
+
+
+@blp.get("/<int:case_id>")
+@blp.doc(security=[{"bearer": []}])
+@blp.response(200, CaseOut)
+def get_case(case_id):
+    """One case: citizen, open tasks, instances and the timeline. The view is logged."""
+    with transaction(db.session) as session:
+        case = casework().get_case(session, current_user(), case_id)
+        result = _Obj(_case_body(session, case))
+    return result
+
+
+@blp.post("/<int:case_id>/retry")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(RetryIn)
+@blp.response(200, CaseOut)
+def retry_case(body, case_id):
+    """Run the failed step of a case in error again, optionally with corrected data."""
+    with transaction(db.session) as session:
+        case = casework().retry(session, current_user(), case_id, body.get("data"))
+        result = _Obj(_case_body(session, case))
+    return result

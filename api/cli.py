@@ -1,0 +1,248 @@
+"""The `sagsflow` command: what operators need to run the product."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine.errors import SagsflowError
+from engine.services import transaction
+
+from .config import PROJECT_ROOT
+
+
+def _app():
+    from . import create_app
+
+    return create_app()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main():
+    """Sagsflow: casework orchestration for social services."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, revision)
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision):
+    """Apply the Alembic migrations to DATABASE_URL."""
+    from .config import load_config
+
+    url = load_config()["SQLALCHEMY_DATABASE_URI"]
+    upgrade_database(url, revision)
+    click.echo(f"database at revision {revision}")
+
+
+def deploy_processes(app, deployed_by: str = "system") -> list:
+    from .extensions import db as database
+
+    casework = app.extensions["casework"]
+    with app.app_context():
+        for attempt in range(2):
+            try:
+                with transaction(database.session) as session:
+                    created = casework.registry.deploy(session, deployed_by)
+                    return [(v.process_id, v.version) for v in created]
+            except IntegrityError:  # another process deployed the same version just now
+                if attempt:
+                    raise
+    return []
+
+
+@main.group()
+def processes():
+    """Process definitions in processes/."""
+
+
+@processes.command("deploy")
+@click.option("--by", "deployed_by", default=lambda: getpass.getuser(), show_default="you")
+def processes_deploy(deployed_by):
+    """Record a new version of every process whose files changed."""
+    app = _app()
+    created = deploy_processes(app, deployed_by)
+    for pid, version in created:
+        click.echo(f"deployed {pid} version {version}")
+    if not created:
+        click.echo("nothing changed")
+
+
+@processes.command("list")
+def processes_list():
+    """Deployed processes and versions."""
+    from engine.models import ProcessVersion
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        for v in database.session.scalars(
+            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)
+        ):
+            click.echo(f"{v.process_id}\tv{v.version}\t{v.content_hash[:12]}\t"
+                       f"{v.deployed_at:%Y-%m-%d %H:%M}\t{v.deployed_by}\t{v.name}")
+
+
+@main.command()
+def demo():
+    """Load demo teams, users and cases (once)."""
+    from engine.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        with transaction(database.session) as session:
+            loaded = load_demo(session, app.extensions["casework"])
+    click.echo("demo data loaded" if loaded else "demo data already present")
+    click.echo(f"demo users (password '{DEMO_PASSWORD}'): "
+               + ", ".join(u for u, _n, _r in DEMO_USERS))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Run the timer tick in this process.")
+def serve(host, port, threads, scheduler):
+    """Serve the web application with waitress, plus the timer scheduler."""
+    from waitress import serve as waitress_serve
+
+    from .scheduler import start_scheduler
+
+    app = _app()
+    for pid, version in deploy_processes(app):
+        click.echo(f"deployed {pid} version {version}")
+    if scheduler:
+        start_scheduler(app)
+    click.echo(f"Sagsflow on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
+    if app.config["DEMO"]:
+        click.echo("Demo mode. Log in with sagsbehandler, leder, sagsbehandler2, designer or "
+                   "admin, password 'demo':\n"
+                   f"  curl -s -X POST http://{host}:{port}/api/v1/auth/token "
+                   "-H 'Content-Type: application/json' "
+                   "-d '{\"username\": \"sagsbehandler\", \"password\": \"demo\"}'")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="sagsflow")
+
+
+@main.group()
+def users():
+    """User accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["sagsbehandler", "leder", "procesdesigner", "administrator"]))
+@click.option("--name", "full_name", required=True)
+@click.option("--team", "teams", multiple=True, help="Team key; repeat for several.")
+@click.option("--leads", multiple=True, help="Team key the user leads; repeat for several.")
+@click.option("--email")
+@click.password_option()
+def users_create(username, role, full_name, teams, leads, email, password):
+    """Create a user (the password is asked for)."""
+    from engine.accounts import create_user
+    from engine.models import Team
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        try:
+            with transaction(database.session) as session:
+                found = {t.key: t for t in session.scalars(
+                    select(Team).where(Team.key.in_(set(teams) | set(leads))))}
+                missing = (set(teams) | set(leads)) - set(found)
+                if missing:
+                    _fail(f"no team with key {', '.join(sorted(missing))}")
+                members = [found[k] for k in sorted(set(teams) | set(leads))]
+                create_user(session, username, password, role, full_name, teams=members,
+                            leads=[found[k] for k in leads], email=email)
+        except SagsflowError as exc:
+            _fail(f"{exc.message}: {getattr(exc, 'fields', '')}")
+    click.echo(f"created {role} {username}")
+
+
+@main.group()
+def teams():
+    """Teams."""
+
+
+@teams.command("create")
+@click.argument("key")
+@click.argument("name")
+def teams_create(key, name):
+    """Create a team."""
+    from engine.accounts import create_team
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        try:
+            with transaction(database.session) as session:
+                create_team(session, key, name)
+        except IntegrityError:
+            _fail(f"a team with key {key!r} exists")
+    click.echo(f"created team {key}")
+
+
+@main.group()
+def timers():
+    """Process timers."""
+
+
+@timers.command("tick")
+def timers_tick():
+    """Fire every due timer once (the server does this every few seconds)."""
+    from .scheduler import tick
+
+    click.echo(f"{tick(_app())} instance(s) moved")
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def check(files):
+    """Parse and validate BPMN/DMN files (default: everything in processes/)."""
+    from engine.bpmn.registry import parse_sources
+    from engine.forms import FormCatalog
+
+    from .config import load_config
+
+    config = load_config()
+    paths = [Path(f) for f in files] or sorted(
+        p for p in Path(config["PROCESSES_DIR"]).iterdir() if p.suffix in (".bpmn", ".dmn"))
+    try:
+        forms = FormCatalog.load(Path(config["FORMS_DIR"]))
+        definitions = parse_sources({p.name: p.read_text(encoding="utf-8") for p in paths}, forms)
+    except SagsflowError as exc:
+        _fail(exc.message)
+    for pid, definition in definitions.items():
+        click.echo(f"ok {pid}: {len(definition.user_tasks)} user tasks")

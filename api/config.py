@@ -1,0 +1,52 @@
+"""Configuration from environment variables, with safe defaults for local use."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _instance_dir() -> Path:
+    path = Path(os.environ.get("SAGSFLOW_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment; locally a random key kept in instance/ (never in git)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    instance = _instance_dir()
+    config = {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{instance / 'sagsflow.db'}"
+        ),
+        "SECRET_KEY": None,
+        "PROCESSES_DIR": os.environ.get("SAGSFLOW_PROCESSES", str(PROJECT_ROOT / "processes")),
+        "FORMS_DIR": os.environ.get("SAGSFLOW_FORMS", str(PROJECT_ROOT / "forms")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("SAGSFLOW_MAX_BODY_BYTES", 1024 * 1024)),
+        "TOKEN_LIFETIME_HOURS": float(os.environ.get("SAGSFLOW_TOKEN_HOURS", 12)),
+        "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SAGSFLOW_TICK_SECONDS", 5)),
+        "DEMO": os.environ.get("SAGSFLOW_DEMO", "") == "1",
+        "API_TITLE": "Sagsflow",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "JSON_SORT_KEYS": False,
+    }
+    config.update(overrides or {})
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _secret_key(instance)
+    return config

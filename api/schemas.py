@@ -1,0 +1,196 @@
+"""Request and response schemas of the REST API (marshmallow; flask-smorest turns them
+into the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from engine.cpr import format_cpr, mask_cpr
+from engine.models import CASE_STATUSES
+from engine.services import TASK_SCOPES
+from engine.clock import now
+
+
+class TokenRequest(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class UserBrief(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    full_name = fields.String()
+
+
+class UserOut(UserBrief):
+    role = fields.String()
+    teams = fields.Function(lambda u: [
+        {"id": m.team.id, "key": m.team.key, "name": m.team.name, "leads": m.leads}
+        for m in u.memberships
+    ])
+
+
+class TokenResponse(Schema):
+    token = fields.String()
+    token_type = fields.String(dump_default="Bearer")
+    expires_at = fields.DateTime()
+    user = fields.Nested(UserOut)
+
+
+class TeamOut(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    name = fields.String()
+
+
+class VersionOut(Schema):
+    version = fields.Integer()
+    content_hash = fields.String()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String()
+
+
+class ProcessOut(Schema):
+    process_id = fields.String()
+    name = fields.String()
+    startable = fields.Boolean()
+    latest_version = fields.Integer()
+    versions = fields.List(fields.Nested(VersionOut))
+
+
+class CitizenIn(Schema):
+    cpr = fields.String(required=True, metadata={"description": "10 digits, DDMMÅÅXXXX"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    address = fields.String(load_default=None, validate=validate.Length(max=300))
+
+
+class CaseCreate(Schema):
+    process = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    citizen = fields.Nested(CitizenIn, required=True)
+    received_at = fields.AwareDateTime(
+        required=True, metadata={"description": "when the municipality became aware (ISO 8601)"}
+    )
+    team_id = fields.Integer(load_default=None)
+    caseworker_id = fields.Integer(load_default=None)
+    status = fields.String(load_default="active",
+                           validate=validate.OneOf([s for s in CASE_STATUSES if s != "closed"]))
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    case_id = fields.Integer()
+    case_number = fields.Function(lambda t: t.case.number)
+    citizen_name = fields.Function(lambda t: t.case.citizen.name)
+    citizen_cpr = fields.Function(lambda t: mask_cpr(t.case.citizen.cpr),
+                                  metadata={"description": "masked in lists"})
+    process = fields.String(attribute="process_id")
+    bpmn_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    candidate_groups = fields.Function(lambda t: t.groups)
+    assignee = fields.Function(lambda t: t.assignee.username if t.assignee else None)
+    state = fields.String()
+    form_key = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    follow_up_at = fields.DateTime(allow_none=True)
+    overdue = fields.Function(lambda t: bool(t.due_at and t.state == "ready" and t.due_at < now()))
+    completed_by_id = fields.Integer(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class TaskDetail(TaskOut):
+    form = fields.Dict(metadata={"description": "the form's JSON Schema with display hints"})
+    data = fields.Dict(metadata={"description": "values that pre-fill the form"})
+
+
+class TaskPage(Schema):
+    items = fields.List(fields.Nested(TaskOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class TaskQuery(Schema):
+    scope = fields.String(load_default="team", validate=validate.OneOf(TASK_SCOPES))
+    process = fields.String(load_default=None)
+    case = fields.Integer(load_default=None)
+    overdue = fields.Boolean(load_default=False)
+    due_before = fields.AwareDateTime(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class CompleteIn(Schema):
+    data = fields.Dict(required=True, keys=fields.String())
+
+
+class AssignIn(Schema):
+    assignee = fields.String(required=True, allow_none=True,
+                             metadata={"description": "username, or null to unassign"})
+
+
+class RetryIn(Schema):
+    data = fields.Dict(load_default=None, keys=fields.String(),
+                       metadata={"description": "corrected data for the failed step"})
+
+
+class CitizenOut(Schema):
+    cpr = fields.Function(lambda c: format_cpr(c.cpr))
+    name = fields.String()
+    address = fields.String(allow_none=True)
+
+
+class CitizenMasked(CitizenOut):
+    cpr = fields.Function(lambda c: mask_cpr(c.cpr))
+
+
+class InstanceOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    next_due_at = fields.DateTime(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    error_element = fields.String(allow_none=True)
+
+
+class EventOut(Schema):
+    at = fields.DateTime()
+    kind = fields.String()
+    actor = fields.Function(lambda e: e.actor.username if e.actor else None)
+    task_id = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class CaseSummary(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    process = fields.String(attribute="process_id")
+    process_version = fields.Function(lambda c: c.process_version.version)
+    status = fields.String()
+    received_at = fields.DateTime()
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    team = fields.Nested(TeamOut)
+    caseworker = fields.Nested(UserBrief, allow_none=True)
+    citizen = fields.Nested(CitizenMasked)
+
+
+class CaseOut(CaseSummary):
+    citizen = fields.Nested(CitizenOut)
+    open_tasks = fields.List(fields.Nested(TaskOut))
+    instances = fields.List(fields.Nested(InstanceOut))
+    timeline = fields.List(fields.Nested(EventOut))
+
+
+class CasePage(Schema):
+    items = fields.List(fields.Nested(CaseSummary))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CaseQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(CASE_STATUSES))
+    process = fields.String(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

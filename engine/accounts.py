@@ -1,0 +1,89 @@
+"""Users, teams, passwords and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import now
+from .errors import Unauthorized, ValidationFailed
+from .models import ROLES, ApiToken, Membership, Team, User
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so timing does not tell who does.
+_DUMMY_HASH = _hasher.hash("sagsflow-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_team(session: Session, key: str, name: str) -> Team:
+    team = Team(key=key, name=name)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def create_user(session: Session, username: str, password: str, role: str, full_name: str,
+                teams: list[Team] = (), leads: list[Team] = (), email: str | None = None) -> User:
+    fields = {}
+    if role not in ROLES:
+        fields["role"] = [f"must be one of {', '.join(ROLES)}"]
+    if not username or len(username) > 64:
+        fields["username"] = ["must be 1 to 64 characters"]
+    elif session.scalar(select(User.id).where(User.username == username)):
+        fields["username"] = ["is already taken"]
+    if len(password) < 4:
+        fields["password"] = ["must be at least 4 characters"]
+    if fields:
+        raise ValidationFailed("cannot create the user", fields)
+    user = User(username=username, full_name=full_name, role=role, email=email,
+                password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    for team in teams:
+        session.add(Membership(user_id=user.id, team_id=team.id, leads=team in leads))
+    session.flush()
+    session.refresh(user)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.active:
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, lifetime: timedelta) -> tuple[str, ApiToken]:
+    raw = secrets.token_urlsafe(32)
+    issued = now()
+    token = ApiToken(token_hash=_digest(raw), user_id=user.id, created_at=issued,
+                     expires_at=issued + lifetime)
+    session.add(token)
+    return raw, token
+
+
+def user_for_token(session: Session, raw: str) -> User:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(raw)))
+    if token is None or token.expires_at <= now():
+        raise Unauthorized("the token is unknown or has expired")
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("the token's user is not active")
+    return user

@@ -1,0 +1,27 @@
+"""The append-only case history and the access log."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import now
+from .models import AccessLog, AuditEvent, User
+
+
+def record(session: Session, case_id: int | None, kind: str, actor: User | None = None,
+           task_id: str | None = None, **data) -> AuditEvent:
+    event = AuditEvent(case_id=case_id, at=now(), actor_id=actor.id if actor else None,
+                       kind=kind, task_id=task_id, data=data)
+    session.add(event)
+    return event
+
+
+def log_access(session: Session, user: User, case_id: int | None, action: str) -> None:
+    session.add(AccessLog(at=now(), user_id=user.id, case_id=case_id, action=action))
+
+
+def timeline(session: Session, case_id: int) -> list[AuditEvent]:
+    return list(session.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+    ))

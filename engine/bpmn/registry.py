@@ -1,0 +1,266 @@
+"""The process registry: parses every BPMN/DMN file in `processes/` once, validates it,
+caches the specs, and records each deployment as a numbered version with a content hash.
+
+Specs are immutable once parsed and may be shared between threads; workflow instances may not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import now
+from ..errors import NotFound, ProcessDefinitionError
+from ..forms import FormCatalog
+from ..models import ProcessVersion
+from .sandbox import ScriptRefused, check_expression, check_script
+from .specs import CaseUserTask, CaseUserTaskConverter, CaseUserTaskParser
+
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                              huge_tree=False)
+
+
+class CaseParser(CamundaParser):
+    """CamundaParser that keeps assignment and due-date attributes on user tasks."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (CaseUserTaskParser, CaseUserTask),
+    }
+
+
+def create_serializer() -> BpmnWorkflowSerializer:
+    config = dict(CAMUNDA_CONFIG)
+    config.pop(UserTask, None)
+    config[CaseUserTask] = CaseUserTaskConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    return BpmnWorkflowSerializer(registry)
+
+
+@dataclass
+class ProcessDefinition:
+    """A parsed process with the specs of every process it calls."""
+
+    process_id: str
+    name: str
+    spec: object
+    subprocess_specs: dict
+    sources: dict[str, str]
+    content_hash: str
+    startable: bool
+    user_tasks: list = field(default_factory=list)
+
+
+def _hash_sources(sources: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(sources[name].encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _element(spec) -> str:
+    name = getattr(spec, "bpmn_name", None)
+    return f"{spec.bpmn_id} ({name})" if name else str(getattr(spec, "bpmn_id", spec.name))
+
+
+def parse_sources(sources: dict[str, str], forms: FormCatalog | None) -> dict[str, ProcessDefinition]:
+    """Parse and validate a set of BPMN/DMN files given as {file name: XML text}.
+
+    Raises ProcessDefinitionError naming the file and element of the first problem.
+    """
+    parser = CaseParser(validator=BpmnValidator())
+    for filename in sorted(sources):
+        text = sources[filename]
+        try:
+            tree = etree.fromstring(text.encode("utf-8"), parser=_XML_PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise ProcessDefinitionError(f"{filename}: not well-formed XML: {exc}") from None
+        try:
+            if filename.endswith(".dmn"):
+                parser.add_dmn_xml(tree, filename=filename)
+            else:
+                parser.add_bpmn_xml(tree, filename=filename)
+        except ValidationException as exc:
+            raise ProcessDefinitionError(_describe(filename, exc)) from None
+
+    definitions = {}
+    process_ids = parser.get_process_ids()
+    called: set[str] = set()
+    parsed = {}
+    for pid in process_ids:
+        try:
+            spec = parser.get_spec(pid)
+            subprocess_specs = parser.get_subprocess_specs(pid)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            filename = parser.get_process_parser(pid).filename
+            raise ProcessDefinitionError(_describe(filename, exc)) from None
+        except Exception as exc:  # SpiffWorkflow raises bare exceptions for bad timers
+            filename = parser.get_process_parser(pid).filename
+            raise ProcessDefinitionError(f"{filename}: process {pid}: {exc}") from None
+        called.update(subprocess_specs)
+        parsed[pid] = (spec, subprocess_specs)
+
+    for pid, (spec, subprocess_specs) in parsed.items():
+        files = {parser.get_process_parser(pid).filename}
+        files.update(parser.get_process_parser(name).filename for name in subprocess_specs)
+        own_sources = {f: sources[f] for f in files}
+        user_tasks = []
+        for process_spec in [spec, *subprocess_specs.values()]:
+            filename = parser.get_process_parser(process_spec.name).filename
+            user_tasks.extend(_check_process(filename, process_spec, forms))
+        definitions[pid] = ProcessDefinition(
+            process_id=pid,
+            name=spec.description or pid,
+            spec=spec,
+            subprocess_specs=subprocess_specs,
+            sources=own_sources,
+            content_hash=_hash_sources(own_sources),
+            startable=pid not in called,
+            user_tasks=user_tasks,
+        )
+    return definitions
+
+
+def _describe(filename: str, exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    where = []
+    if getattr(exc, "id", None):
+        where.append(f"element {exc.id}")
+    if getattr(exc, "name", None):
+        where.append(f"({exc.name})")
+    if getattr(exc, "line_number", None):
+        where.append(f"line {exc.line_number}")
+    location = " ".join(where)
+    return f"{filename}: {location + ': ' if location else ''}{message}"
+
+
+def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> list:
+    """Casework rules SpiffWorkflow does not check: scripts and expressions compile in the
+    sandbox, every user task names a form that exists and who may do it."""
+    user_tasks = []
+    for task_spec in process_spec.task_specs.values():
+        where = f"{filename}: element {_element(task_spec)}"
+        try:
+            script = getattr(task_spec, "script", None)
+            if script:
+                check_script(script)
+            for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
+                source = getattr(condition, "args", [condition])[0] if condition else None
+                if source:
+                    check_expression(source)
+            event_definition = getattr(task_spec, "event_definition", None)
+            expression = getattr(event_definition, "expression", None)
+            if expression:
+                check_expression(expression)
+        except ScriptRefused as exc:
+            raise ProcessDefinitionError(f"{where}: script refused by the sandbox: {exc}") from None
+        except SyntaxError as exc:
+            raise ProcessDefinitionError(f"{where}: invalid expression: {exc}") from None
+        if isinstance(task_spec, CaseUserTask):
+            user_tasks.append(task_spec)
+            form_key = task_spec.form.key if task_spec.form else None
+            if not form_key:
+                raise ProcessDefinitionError(f"{where}: user task has no camunda:formKey")
+            if forms is not None and form_key not in forms:
+                raise ProcessDefinitionError(f"{where}: form {form_key!r} does not exist in forms/")
+            if not (task_spec.candidate_groups or task_spec.assignee or task_spec.candidate_users):
+                raise ProcessDefinitionError(
+                    f"{where}: user task has neither camunda:candidateGroups nor camunda:assignee"
+                )
+            for attr in ("due_date", "follow_up_date"):
+                value = getattr(task_spec, attr)
+                if value and not value.startswith("P"):
+                    try:
+                        check_expression(value)
+                    except (ScriptRefused, SyntaxError) as exc:
+                        raise ProcessDefinitionError(f"{where}: invalid {attr}: {exc}") from None
+    return user_tasks
+
+
+def read_folder(folder: Path) -> dict[str, str]:
+    sources = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix in (".bpmn", ".dmn") and path.is_file():
+            sources[path.name] = path.read_text(encoding="utf-8")
+    return sources
+
+
+class ProcessRegistry:
+    """Deployed process definitions, by process id and version.
+
+    The latest definitions come from the folder; older versions are parsed on demand from
+    the sources stored with their deployment, so every deployed version stays loadable.
+    """
+
+    def __init__(self, folder: Path, forms: FormCatalog):
+        self.folder = Path(folder)
+        self.forms = forms
+        self.serializer = create_serializer()
+        self.current = parse_sources(read_folder(self.folder), forms)
+        self._by_version: dict[int, ProcessDefinition] = {}
+        self._lock = threading.Lock()
+
+    def deploy(self, session: Session, deployed_by: str = "system") -> list[ProcessVersion]:
+        """Record a new version of every process whose content changed. Returns them."""
+        created = []
+        for pid, definition in sorted(self.current.items()):
+            latest = self.latest_version(session, pid)
+            if latest is not None and latest.content_hash == definition.content_hash:
+                continue
+            version = ProcessVersion(
+                process_id=pid,
+                version=(latest.version + 1) if latest else 1,
+                name=definition.name,
+                content_hash=definition.content_hash,
+                sources=definition.sources,
+                startable=definition.startable,
+                deployed_at=now(),
+                deployed_by=deployed_by,
+            )
+            session.add(version)
+            created.append(version)
+        session.flush()
+        return created
+
+    @staticmethod
+    def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+        return session.scalars(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_id == process_id)
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        ).first()
+
+    def definition_for(self, version: ProcessVersion) -> ProcessDefinition:
+        """The parsed definition of a deployed version."""
+        current = self.current.get(version.process_id)
+        if current is not None and current.content_hash == version.content_hash:
+            return current
+        with self._lock:
+            cached = self._by_version.get(version.id)
+            if cached is None:
+                cached = parse_sources(version.sources, None)[version.process_id]
+                self._by_version[version.id] = cached
+            return cached
+
+    def startable_version(self, session: Session, process_id: str) -> ProcessVersion:
+        version = self.latest_version(session, process_id)
+        if version is None or not version.startable:
+            raise NotFound(f"no deployed process with id {process_id!r}")
+        return version

@@ -1,0 +1,164 @@
+"""Running one workflow instance in memory: start, complete a user task, fire due timers,
+retry after an error. No database here; the use cases in `engine.services` wrap these in a
+unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from ..clock import now
+from ..errors import Conflict, NotFound
+from .registry import ProcessDefinition
+from .sandbox import ScriptRefused, create_script_engine
+from .specs import CaseUserTask
+
+SCRIPT_ENGINE = create_script_engine()
+
+
+@dataclass
+class EngineFailure:
+    """An error raised while the engine ran: the instance goes to the error state."""
+
+    message: str
+    element: str | None
+
+
+def start(definition: ProcessDefinition, data: dict) -> BpmnWorkflow:
+    workflow = BpmnWorkflow(
+        definition.spec, definition.subprocess_specs, script_engine=SCRIPT_ENGINE
+    )
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    return workflow
+
+
+def load(serializer, serialized: str) -> BpmnWorkflow:
+    workflow = serializer.deserialize_json(serialized)
+    # The script engine is not serialized: set it after every load.
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+def dump(serializer, workflow: BpmnWorkflow) -> str:
+    return serializer.serialize_json(workflow)
+
+
+def run_engine(workflow: BpmnWorkflow) -> EngineFailure | None:
+    """Advance everything that needs no human; report an error instead of raising it."""
+    try:
+        workflow.do_engine_steps()
+    except (SpiffWorkflowException, ScriptRefused) as exc:
+        return _failure(exc)
+    except Exception as exc:  # SpiffWorkflow raises bare exceptions, e.g. for bad timers
+        return _failure(exc)
+    return None
+
+
+def _failure(exc: Exception) -> EngineFailure:
+    task = getattr(exc, "task", None)
+    spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
+    element = None
+    if spec is not None:
+        name = getattr(spec, "bpmn_name", None)
+        element = f"{spec.bpmn_id} ({name})" if name else spec.bpmn_id
+    message = str(exc)
+    inner = getattr(exc, "error_type", None) or (exc.__cause__.__class__.__name__
+                                                 if exc.__cause__ else None)
+    if inner and inner not in message:
+        message = f"{message} ({inner})"
+    return EngineFailure(message=message, element=element)
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list:
+    return [
+        t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        if isinstance(t.task_spec, CaseUserTask)
+    ]
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except Exception:
+        raise NotFound(f"task {task_id} is not part of this instance") from None
+
+
+def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict) -> EngineFailure | None:
+    """Complete a ready user task with validated data, then run the engine on."""
+    task = find_task(workflow, task_id)
+    # Task.run() does not check state itself.
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise Conflict(f"task {task_id} is no longer ready (it was completed or cancelled)")
+    task.data.update(data)
+    task.run()
+    return run_engine(workflow)
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, datetime]]:
+    """(element, due time) of every timer the instance waits for."""
+    timers = []
+    for event in workflow.waiting_events():
+        if event.event_type != "TimerEventDefinition" or not event.value:
+            continue
+        try:
+            due = TimerEventDefinition.get_datetime(event.value)
+        except Exception:
+            continue
+        timers.append((event.name, due))
+    return timers
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    dues = [due for _name, due in waiting_timers(workflow)]
+    return min(dues) if dues else None
+
+
+def fire_due_timers(workflow: BpmnWorkflow) -> tuple[list[str], EngineFailure | None]:
+    """Fire every timer that is due now. Returns the names of the fired timers."""
+    moment = now()
+    due = [name for name, at in waiting_timers(workflow) if at <= moment]
+    workflow.refresh_timers()
+    return due, run_engine(workflow)
+
+
+def retry(workflow: BpmnWorkflow, data: dict | None) -> EngineFailure | None:
+    """Run the failed tasks again, optionally with corrected data."""
+    failed = workflow.get_tasks(state=TaskState.ERROR)
+    for task in failed:
+        if data:
+            task.data.update(data)
+        task._set_state(TaskState.READY)  # noqa: SLF001 - SpiffWorkflow has no public reset
+    return run_engine(workflow)
+
+
+def resolve_date(task, expression: str | None, created: datetime) -> datetime | None:
+    """A task's due or follow-up date from its Camunda attribute.
+
+    A bare ISO 8601 duration (``P5D``) counts from the task's creation; anything else is a
+    Python expression evaluated on the task data that gives a date, a datetime, an ISO string
+    or a duration string.
+    """
+    if not expression:
+        return None
+    value = expression.strip()
+    if not value.startswith("P"):
+        value = SCRIPT_ENGINE.evaluate(task, value)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, timedelta):
+        return created + value
+    if isinstance(value, str) and value.startswith("P"):
+        parsed = TimerEventDefinition.parse_iso_duration(value)
+        return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
+    if isinstance(value, str):
+        return TimerEventDefinition.get_datetime(value)
+    raise ValueError(f"cannot use {value!r} as a date")

@@ -1,0 +1,44 @@
+"""Database engines: SQLite tuned for many writers, PostgreSQL as it is."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+
+
+def tune_engine(engine: Engine) -> Engine:
+    """On SQLite, take the write lock at the start of every transaction (BEGIN IMMEDIATE).
+
+    SQLite allows one writer. A transaction that read first and writes later fails with
+    SQLITE_BUSY when another writer got in between, so that two unrelated completions would
+    fail each other. Taking the lock up front makes writers queue instead (up to the busy
+    timeout), and the version counter still catches a real conflict on the same instance.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_size": 20, "max_overflow": 10, "pool_pre_ping": True}
+
+
+def make_engine(url: str) -> Engine:
+    return tune_engine(create_engine(url, **engine_options(url)))

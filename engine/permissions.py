@@ -1,0 +1,74 @@
+"""Who may see and do what: every check lives here, and every use case calls it."""
+
+from __future__ import annotations
+
+from .errors import Forbidden
+from .models import ADMIN, CASEWORKER, LEADER, Case, Task, User
+
+
+def visible_team_ids(user: User) -> set[int] | None:
+    """Teams whose cases the user may see; None means all (administrators)."""
+    if user.role == ADMIN:
+        return None
+    if user.role == LEADER:
+        # A leader sees the teams they lead, and any they are an ordinary member of.
+        return user.team_ids
+    if user.role == CASEWORKER:
+        return user.team_ids
+    return set()
+
+
+def user_groups(user: User) -> set[str]:
+    """The candidate groups a user answers to: their role and the keys of their teams."""
+    groups = {user.role}
+    groups.update(m.team.key for m in user.memberships)
+    if user.led_team_ids:
+        groups.add(LEADER)
+    return groups
+
+
+def require_role(user: User, *roles: str) -> None:
+    if user.role not in roles:
+        raise Forbidden(f"this needs the role {' or '.join(roles)}")
+
+
+def require_case_access(user: User, case: Case) -> None:
+    teams = visible_team_ids(user)
+    if teams is not None and case.team_id not in teams:
+        raise Forbidden(f"case {case.number} belongs to a team you are not part of")
+
+
+def require_team(user: User, team_id: int) -> None:
+    teams = visible_team_ids(user)
+    if teams is not None and team_id not in teams:
+        raise Forbidden("you are not part of that team")
+
+
+def is_candidate(user: User, task: Task) -> bool:
+    groups = task.groups
+    return not groups or bool(user_groups(user) & set(groups))
+
+
+def require_can_work(user: User, task: Task) -> None:
+    """May the user claim or complete the task?"""
+    require_case_access(user, task.case)
+    if user.role not in (CASEWORKER, LEADER):
+        raise Forbidden("only caseworkers and leaders work on tasks")
+    if task.assignee_id is not None and task.assignee_id != user.id:
+        raise Forbidden("the task is assigned to someone else")
+    if task.assignee_id is None and not is_candidate(user, task):
+        raise Forbidden(
+            "the task is for " + ", ".join(task.groups) + ", which you are not part of"
+        )
+
+
+def require_can_assign(user: User, task: Task, assignee: User | None) -> None:
+    """Leaders of the case's team (and administrators) assign tasks to its members."""
+    require_case_access(user, task.case)
+    if user.role != ADMIN and task.team_id not in user.led_team_ids:
+        raise Forbidden("only a leader of the case's team can assign its tasks")
+    if assignee is not None:
+        if task.team_id not in assignee.team_ids:
+            raise Forbidden(f"{assignee.username} is not a member of the case's team")
+        if not is_candidate(assignee, task):
+            raise Forbidden(f"{assignee.username} is not among the task's candidate groups")

@@ -1,0 +1,436 @@
+"""The service layer: every use case that HTTP handlers, CLI commands, the scheduler and tests
+call. Each runs inside one unit of work (see `transaction`): load the instance, run
+SpiffWorkflow, save the instance, update task rows and write audit events, or nothing at all."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import audit
+from .bpmn import runtime
+from .bpmn.registry import ProcessRegistry
+from .clock import now
+from .cpr import normalize_cpr
+from .errors import Conflict, NotFound, ValidationFailed
+from .forms import FormCatalog
+from .models import (
+    ADMIN,
+    CASE_STATUSES,
+    COMPLETED,
+    DONE,
+    ERROR,
+    LEADER,
+    READY,
+    RUNNING,
+    CANCELLED,
+    Case,
+    Citizen,
+    Instance,
+    Task,
+    User,
+)
+from .permissions import (
+    is_candidate,
+    require_can_assign,
+    require_can_work,
+    require_case_access,
+    require_role,
+    require_team,
+    user_groups,
+    visible_team_ids,
+)
+
+CONFLICT_MESSAGE = (
+    "the case was changed by someone else at the same moment; reload it and try again"
+)
+
+
+@contextmanager
+def transaction(session: Session):
+    """One unit of work: commit on success, roll back on any error.
+
+    A lost race on an instance's version counter becomes a Conflict (HTTP 409)."""
+    try:
+        yield session
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(CONFLICT_MESSAGE) from None
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+
+TASK_SCOPES = ("mine", "team", "unassigned", "all")
+
+
+class Casework:
+    """The use cases. Holds the parsed processes and forms; holds no per-request state."""
+
+    def __init__(self, registry: ProcessRegistry, forms: FormCatalog):
+        self.registry = registry
+        self.forms = forms
+
+    # -- cases ---------------------------------------------------------------------------
+
+    def open_case(self, session: Session, user: User, process_id: str, citizen: dict,
+                  received_at: datetime, team_id: int | None = None,
+                  caseworker_id: int | None = None, status: str = "active") -> Case:
+        """Open a case and start its process on the latest deployed version."""
+        require_role(user, "sagsbehandler", LEADER, ADMIN)
+        fields: dict[str, list[str]] = {}
+        try:
+            cpr = normalize_cpr(citizen.get("cpr", ""))
+        except ValueError as exc:
+            fields["citizen.cpr"] = [str(exc)]
+        if not (citizen.get("name") or "").strip():
+            fields["citizen.name"] = ["required field is missing"]
+        if received_at.tzinfo is None:
+            fields["received_at"] = ["must include a time zone offset"]
+        elif received_at > now():
+            fields["received_at"] = ["cannot be in the future"]
+        if status not in CASE_STATUSES or status == "closed":
+            fields["status"] = ["must be one of expected, active, dormant"]
+        if team_id is None:
+            teams = sorted(user.team_ids)
+            if not teams:
+                fields["team_id"] = ["you belong to no team; name the team"]
+            team_id = teams[0] if teams else None
+        if fields:
+            raise ValidationFailed("cannot open the case", fields)
+        require_team(user, team_id)
+        caseworker = None
+        if caseworker_id is None and user.role == "sagsbehandler":
+            caseworker = user
+        elif caseworker_id is not None:
+            caseworker = session.get(User, caseworker_id)
+            if caseworker is None or team_id not in caseworker.team_ids:
+                raise ValidationFailed("cannot open the case",
+                                       {"caseworker_id": ["is not a member of the team"]})
+        version = self.registry.startable_version(session, process_id)
+        definition = self.registry.definition_for(version)
+
+        person = session.scalar(select(Citizen).where(Citizen.cpr == cpr))
+        if person is None:
+            person = Citizen(cpr=cpr, name=citizen["name"].strip(),
+                             address=(citizen.get("address") or None))
+            session.add(person)
+        else:
+            person.name = citizen["name"].strip()
+            if citizen.get("address"):
+                person.address = citizen["address"]
+        created = now()
+        case = Case(process_id=process_id, process_version_id=version.id, citizen=person,
+                    team_id=team_id, caseworker_id=caseworker.id if caseworker else None,
+                    status=status, received_at=received_at, created_at=created,
+                    created_by_id=user.id)
+        session.add(case)
+        session.flush()
+        case.number = f"{created.year}-{case.id:06d}"
+        audit.record(session, case.id, "case_created", user, process=process_id,
+                     version=version.version, received_at=received_at.isoformat())
+        if received_at.date() < created.date():
+            audit.record(session, case.id, "received_date_backdated", user,
+                         received_at=received_at.isoformat(), created_at=created.isoformat())
+
+        workflow = runtime.start(definition, self._case_data(case))
+        instance = Instance(case_id=case.id, process_version_id=version.id, status=RUNNING,
+                            serialized="", updated_at=created)
+        session.add(instance)
+        session.flush()
+        failure = runtime.run_engine(workflow)
+        self._save(session, case, instance, workflow, failure)
+        return case
+
+    @staticmethod
+    def _case_data(case: Case) -> dict:
+        """What the process knows about the case from the start; forms pre-fill from it."""
+        return {
+            "sagsnummer": case.number,
+            "borger_navn": case.citizen.name,
+            "modtaget_dato": case.received_at.date().isoformat(),
+        }
+
+    def get_case(self, session: Session, user: User, case_id: int) -> Case:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case with id {case_id}")
+        require_case_access(user, case)
+        audit.log_access(session, user, case.id, "view_case")
+        return case
+
+    def list_cases(self, session: Session, user: User, page: int = 1, per_page: int = 50,
+                   status: str | None = None, process: str | None = None) -> Page:
+        query = select(Case)
+        teams = visible_team_ids(user)
+        if teams is not None:
+            query = query.where(Case.team_id.in_(teams))
+        if status:
+            query = query.where(Case.status == status)
+        if process:
+            query = query.where(Case.process_id == process)
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        items = list(session.scalars(
+            query.order_by(Case.received_at.desc(), Case.id.desc())
+            .limit(per_page).offset((page - 1) * per_page)
+        ))
+        audit.log_access(session, user, None, "list_cases")
+        return Page(items, total, page, per_page)
+
+    def case_instances(self, session: Session, case: Case) -> list[Instance]:
+        return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))
+
+    def open_tasks_of_case(self, session: Session, case: Case) -> list[Task]:
+        return list(session.scalars(
+            select(Task).where(Task.case_id == case.id, Task.state == READY)
+            .order_by(Task.due_at.is_(None), Task.due_at, Task.created_at)
+        ))
+
+    def timeline(self, session: Session, case: Case):
+        return audit.timeline(session, case.id)
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def list_tasks(self, session: Session, user: User, scope: str = "team", *,
+                   process: str | None = None, case_id: int | None = None,
+                   overdue: bool = False, due_before: datetime | None = None,
+                   page: int = 1, per_page: int = 50) -> Page:
+        """The inbox: open tasks the user may see, soonest due first. Reads task rows only."""
+        if scope not in TASK_SCOPES:
+            raise ValidationFailed("unknown scope", {"scope": [f"must be one of {TASK_SCOPES}"]})
+        query = select(Task).where(Task.state == READY)
+        teams = visible_team_ids(user)
+        if teams is not None:
+            query = query.where(Task.team_id.in_(teams or {-1}))
+        if scope == "mine":
+            query = query.where(Task.assignee_id == user.id)
+        elif scope == "unassigned":
+            groups = user_groups(user)
+            query = query.where(Task.assignee_id.is_(None), or_(
+                Task.candidate_groups == "",
+                *[Task.candidate_groups.like(f"%,{g},%") for g in groups]))
+        if process:
+            query = query.where(Task.process_id == process)
+        if case_id is not None:
+            query = query.where(Task.case_id == case_id)
+        if overdue:
+            query = query.where(Task.due_at < now())
+        if due_before is not None:
+            query = query.where(Task.due_at < due_before)
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        items = list(session.scalars(
+            query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+            .limit(per_page).offset((page - 1) * per_page)
+        ).unique())
+        return Page(items, total, page, per_page)
+
+    def _task(self, session: Session, user: User, task_id: str) -> Task:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"no task with id {task_id}")
+        require_case_access(user, task.case)
+        return task
+
+    def get_task(self, session: Session, user: User, task_id: str) -> tuple[Task, dict]:
+        """The task with its form and the values that pre-fill it."""
+        task = self._task(session, user, task_id)
+        audit.log_access(session, user, task.case_id, "view_task")
+        form = self.forms.get(task.form_key)
+        prefill = {}
+        if task.state == READY and form is not None:
+            instance = session.get(Instance, task.instance_id)
+            workflow = runtime.load(self.registry.serializer, instance.serialized)
+            spiff_task = runtime.find_task(workflow, task.id)
+            prefill = form.prefill(spiff_task.data)
+        return task, prefill
+
+    def claim(self, session: Session, user: User, task_id: str) -> Task:
+        task = self._open_task(session, user, task_id)
+        if task.assignee_id == user.id:
+            return task
+        if task.assignee_id is not None:
+            raise Conflict(f"the task is already claimed by {task.assignee.username}")
+        require_can_work(user, task)
+        task.assignee_id = user.id
+        audit.record(session, task.case_id, "task_claimed", user, task.id, task=task.name)
+        return task
+
+    def unclaim(self, session: Session, user: User, task_id: str) -> Task:
+        task = self._open_task(session, user, task_id)
+        if task.assignee_id is None:
+            return task
+        if task.assignee_id != user.id:
+            require_can_assign(user, task, None)
+        audit.record(session, task.case_id, "task_unclaimed", user, task.id, task=task.name,
+                     previous=task.assignee.username)
+        task.assignee_id = None
+        return task
+
+    def assign(self, session: Session, user: User, task_id: str, username: str | None) -> Task:
+        task = self._open_task(session, user, task_id)
+        assignee = None
+        if username is not None:
+            assignee = session.scalar(select(User).where(User.username == username))
+            if assignee is None:
+                raise ValidationFailed("cannot assign", {"assignee": [f"no user {username!r}"]})
+        require_can_assign(user, task, assignee)
+        task.assignee_id = assignee.id if assignee else None
+        audit.record(session, task.case_id, "task_assigned", user, task.id, task=task.name,
+                     assignee=username)
+        return task
+
+    def _open_task(self, session: Session, user: User, task_id: str) -> Task:
+        task = self._task(session, user, task_id)
+        if task.state != READY:
+            raise Conflict(f"the task is {task.state}, no longer open")
+        return task
+
+    def complete_task(self, session: Session, user: User, task_id: str, data: dict) -> Task:
+        """Complete a user task with data valid for its form, and run the process on."""
+        task = self._open_task(session, user, task_id)
+        require_can_work(user, task)
+        form = self.forms.get(task.form_key)
+        if form is None:
+            raise NotFound(f"the task's form {task.form_key!r} does not exist")
+        data = form.validate(data)
+        instance = session.get(Instance, task.instance_id)
+        if instance.status == ERROR:
+            raise Conflict(f"the case is in error and must be retried first: "
+                           f"{instance.error_message}")
+        workflow = runtime.load(self.registry.serializer, instance.serialized)
+        failure = runtime.complete_user_task(workflow, task.id, data)
+        moment = now()
+        task.state = DONE
+        task.completed_by_id = user.id
+        task.completed_at = moment
+        if task.assignee_id is None:
+            task.assignee_id = user.id
+        audit.record(session, task.case_id, "task_completed", user, task.id,
+                     task=task.name, bpmn_id=task.bpmn_id, data=data)
+        self._save(session, task.case, instance, workflow, failure)
+        return task
+
+    # -- timers and errors ---------------------------------------------------------------
+
+    def due_instance_ids(self, session: Session, limit: int = 100) -> list[int]:
+        return list(session.scalars(
+            select(Instance.id)
+            .where(Instance.status == RUNNING, Instance.next_due_at <= now())
+            .order_by(Instance.next_due_at).limit(limit)
+        ))
+
+    def fire_due_timers(self, session: Session, instance_id: int) -> list[str]:
+        """Fire the due timers of one instance. Run one instance per transaction; on
+        PostgreSQL the row is claimed with SKIP LOCKED so that concurrent schedulers never
+        fire the same timer twice."""
+        query = select(Instance).where(Instance.id == instance_id,
+                                       Instance.status == RUNNING,
+                                       Instance.next_due_at <= now())
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        instance = session.scalar(query)
+        if instance is None:
+            return []  # another scheduler took it, or it is no longer due
+        case = session.get(Case, instance.case_id)
+        workflow = runtime.load(self.registry.serializer, instance.serialized)
+        fired, failure = runtime.fire_due_timers(workflow)
+        for name in fired:
+            audit.record(session, case.id, "timer_fired", None, timer=name)
+        self._save(session, case, instance, workflow, failure)
+        return fired
+
+    def retry(self, session: Session, user: User, case_id: int, data: dict | None = None) -> Case:
+        """Run the failed step of a case in error again, optionally with corrected data."""
+        case = self.get_case(session, user, case_id)
+        if user.role not in (LEADER, ADMIN) and case.caseworker_id != user.id:
+            require_role(user, LEADER, ADMIN)
+        instance = session.scalar(
+            select(Instance).where(Instance.case_id == case.id, Instance.status == ERROR))
+        if instance is None:
+            raise Conflict(f"case {case.number} is not in error")
+        workflow = runtime.load(self.registry.serializer, instance.serialized)
+        failure = runtime.retry(workflow, data)
+        audit.record(session, case.id, "retried", user, data=data or {})
+        self._save(session, case, instance, workflow, failure)
+        return case
+
+    # -- saving --------------------------------------------------------------------------
+
+    def _save(self, session: Session, case: Case, instance: Instance, workflow,
+              failure: runtime.EngineFailure | None) -> None:
+        """Persist the workflow and bring the task rows in line with it."""
+        moment = now()
+        instance.serialized = runtime.dump(self.registry.serializer, workflow)
+        instance.updated_at = moment
+        instance.next_due_at = runtime.next_timer_due(workflow)
+        if failure is not None:
+            instance.status = ERROR
+            instance.error_message = failure.message
+            instance.error_element = failure.element
+            audit.record(session, case.id, "error", None, message=failure.message,
+                         element=failure.element)
+        elif workflow.is_completed():
+            instance.status = COMPLETED
+            instance.error_message = instance.error_element = None
+        else:
+            instance.status = RUNNING
+            instance.error_message = instance.error_element = None
+        self._project_tasks(session, case, instance, workflow, moment)
+        session.flush()
+
+    def _project_tasks(self, session: Session, case: Case, instance: Instance, workflow,
+                       moment: datetime) -> None:
+        ready = {str(t.id): t for t in runtime.ready_user_tasks(workflow)}
+        rows = {row.id: row for row in session.scalars(
+            select(Task).where(Task.instance_id == instance.id, Task.state == READY))}
+        for row_id, row in rows.items():
+            if row_id not in ready:
+                row.state = CANCELLED
+                audit.record(session, case.id, "task_cancelled", None, row.id, task=row.name)
+        for task_id, spiff_task in ready.items():
+            if task_id in rows:
+                continue
+            spec = spiff_task.task_spec
+            row = Task(
+                id=task_id, instance_id=instance.id, case_id=case.id, team_id=case.team_id,
+                process_id=spiff_task.workflow.spec.name, bpmn_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
+                candidate_groups="," + ",".join(spec.candidate_groups) + ","
+                if spec.candidate_groups else "",
+                form_key=spec.form.key or None, created_at=moment, state=READY,
+            )
+            try:
+                row.due_at = runtime.resolve_date(spiff_task, spec.due_date, moment)
+                row.follow_up_at = runtime.resolve_date(spiff_task, spec.follow_up_date, moment)
+            except Exception as exc:  # a bad date expression must not hide the task
+                audit.record(session, case.id, "error", None, task_id,
+                             message=f"cannot compute the due date: {exc}", element=spec.bpmn_id)
+            row.assignee_id = self._default_assignee(session, case, spec, row)
+            session.add(row)
+            audit.record(session, case.id, "task_created", None, task_id, task=row.name,
+                         due_at=row.due_at.isoformat() if row.due_at else None)
+
+    @staticmethod
+    def _default_assignee(session: Session, case: Case, spec, row: Task) -> int | None:
+        """`camunda:assignee` names a user; otherwise the case's caseworker takes the tasks
+        meant for them."""
+        if spec.assignee:
+            user = session.scalar(select(User).where(User.username == spec.assignee))
+            return user.id if user else None
+        if case.caseworker is not None and row.groups and is_candidate(case.caseworker, row):
+            return case.caseworker_id
+        return None
