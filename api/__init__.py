@@ -23,6 +23,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
     db.init_app(app)
     with app.app_context():
         tune_engine(db.engine)

@@ -32,6 +32,7 @@ def _fail(message: str) -> None:
 def main():
     """Sagsflow: casework orchestration for social services."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 @main.group()

@@ -35,7 +35,7 @@ def require_role(user: User, *roles: str) -> None:
 def require_case_access(user: User, case: Case) -> None:
     teams = visible_team_ids(user)
     if teams is not None and case.team_id not in teams:
-        raise Forbidden(f"case {case.number} belongs to a team you are not part of")
+        raise Forbidden("the case belongs to a team you are not part of")
 
 
 def require_team(user: User, team_id: int) -> None:

@@ -1,0 +1,43 @@
+# The two commands: `make run` and `make test`. Both start from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-pg bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Install, migrate, load demo data and serve on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/sagsflow db upgrade
+	SAGSFLOW_DEMO=1 $(BIN)/sagsflow demo
+	SAGSFLOW_DEMO=1 $(BIN)/sagsflow serve --host $(HOST) --port $(PORT)
+
+## Run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+test: install
+	$(BIN)/pytest
+
+## The suite on SQLite and on the local PostgreSQL server
+test-pg: install
+	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
+
+## Benchmarks on SQLite and PostgreSQL (see bench/README.md)
+bench: install
+	$(BIN)/python -m bench --pg-url $(PG_URL)
+
+lint: install
+	$(BIN)/ruff check engine api tests bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

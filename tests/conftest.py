@@ -1,0 +1,163 @@
+"""Shared fixtures. Every database test runs twice: on SQLite and, when TEST_DATABASE_URL is
+set (CI sets it), on PostgreSQL. The schema is made by the real Alembic migrations."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from datetime import timedelta
+
+import pytest
+
+# Keep tests away from the developer's instance/ folder and database.
+os.environ["SAGSFLOW_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="sagsflow-test-instance-")
+os.environ.pop("DATABASE_URL", None)
+
+from sqlalchemy import create_engine, select, text  # noqa: E402
+
+from api import create_app  # noqa: E402
+from api.cli import upgrade_database  # noqa: E402
+from api.extensions import db  # noqa: E402
+from engine.accounts import create_team, create_user, issue_token  # noqa: E402
+from engine.models import ADMIN, CASEWORKER, DESIGNER, LEADER, User  # noqa: E402
+from engine.services import transaction  # noqa: E402
+
+PASSWORD = "hemmeligt-kodeord"
+
+# username, role, team keys (member), team keys (leads)
+USERS = (
+    ("sagsbehandler", CASEWORKER, ["nord"], []),
+    ("sagsbehandler3", CASEWORKER, ["nord"], []),
+    ("sagsbehandler2", CASEWORKER, ["vest"], []),
+    ("leder", LEADER, ["nord"], ["nord"]),
+    ("leder2", LEADER, ["vest"], ["vest"]),
+    ("designer", DESIGNER, [], []),
+    ("admin", ADMIN, [], []),
+)
+
+# Deleted before every test, children first; users and teams are made once per database.
+CASE_TABLES = ("access_log", "audit_events", "tasks", "instances", "cases", "citizens",
+               "api_tokens", "process_versions")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = os.environ.get("TEST_DATABASE_URL")
+        if not url:
+            pytest.skip("PostgreSQL run skipped: TEST_DATABASE_URL is not set "
+                        "(CI sets it to the local server; `make test-pg` does too)")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
+                      "TESTING": True})
+    with app.app_context():
+        with transaction(db.session) as session:
+            teams = {"nord": create_team(session, "nord", "Børn og Unge Nord"),
+                     "vest": create_team(session, "vest", "Voksen Vest")}
+            for username, role, member, leads in USERS:
+                create_user(session, username, PASSWORD, role, username.title(),
+                            teams=[teams[k] for k in member], leads=[teams[k] for k in leads])
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    """Empty the case tables and deploy the shipped processes before each database test."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        with transaction(db.session) as session:
+            for table in CASE_TABLES:
+                session.execute(text(f"DELETE FROM {table}"))
+            app.extensions["casework"].registry.deploy(session, "test")
+        db.session.remove()
+    yield
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context with the session; for tests that call use cases directly."""
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def session(ctx):
+    return db.session
+
+
+@pytest.fixture
+def casework(app):
+    return app.extensions["casework"]
+
+
+def get_user(session, username: str) -> User:
+    return session.scalar(select(User).where(User.username == username))
+
+
+class ApiClient:
+    """The Flask test client with a bearer token for one user."""
+
+    def __init__(self, client, token: str | None):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self.headers, **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.client.post(url, json=json, headers=self.headers, **kw)
+
+
+@pytest.fixture
+def api(app):
+    """api("sagsbehandler") gives a client logged in as that user."""
+    tokens = {}
+
+    def login(username: str | None) -> ApiClient:
+        if username is not None and username not in tokens:
+            with app.app_context():
+                with transaction(db.session) as session:
+                    raw, _ = issue_token(session, get_user(session, username), timedelta(hours=1))
+                db.session.remove()
+            tokens[username] = raw
+        return ApiClient(app.test_client(), tokens.get(username))
+
+    return login
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served by waitress on a free loopback port, for tests with real concurrency."""
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=16)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def new_case_body(cpr="0102031234", name="Emil Hansen", received_at="2026-11-20T09:00:00+01:00",
+                  **extra):
+    return {"process": "henvendelse", "citizen": {"cpr": cpr, "name": name},
+            "received_at": received_at, **extra}

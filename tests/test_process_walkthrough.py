@@ -1,0 +1,76 @@
+"""The demo process end to end through the REST API: open a case, work every task in turn,
+through the gateway, the call activity and the leader's approval, to the end."""
+
+from conftest import new_case_body
+
+
+def _open_task(client, case_id, bpmn_id):
+    tasks = client.get(f"/api/v1/tasks?scope=all&case={case_id}").get_json()["items"]
+    matching = [t for t in tasks if t["bpmn_id"] == bpmn_id]
+    assert matching, f"{bpmn_id} not among open tasks {[t['bpmn_id'] for t in tasks]}"
+    return matching[0]
+
+
+def test_case_runs_from_notification_to_decision(api):
+    worker, leader = api("sagsbehandler"), api("leder")
+    response = worker.post("/api/v1/cases", json=new_case_body())
+    assert response.status_code == 201, response.get_json()
+    case = response.get_json()
+    assert case["number"].startswith("2026-")
+    assert [t["bpmn_id"] for t in case["open_tasks"]] == ["vurder_henvendelse"]
+    first = case["open_tasks"][0]
+    assert first["assignee"] == "sagsbehandler"  # the case's caseworker takes their tasks
+    assert first["candidate_groups"] == ["sagsbehandler"]
+    assert first["due_at"] is not None
+
+    detail = worker.get(f"/api/v1/tasks/{first['id']}").get_json()
+    assert detail["form"]["properties"]["udfald"]["enum"] == ["oplys", "afvis"]
+    assert detail["data"]["borger_navn"] == "Emil Hansen"  # pre-filled from the case
+
+    steps = [
+        (worker, "vurder_henvendelse", {"henvendelse": "Bekymring fra skolen", "udfald": "oplys"}),
+        (worker, "anmod_oplysninger", {"modtager": "Skolen", "spoergsmaal": "Fravær?",
+                                       "svarfrist_dage": 14}),
+        (worker, "registrer_svar", {"svar_dato": "2026-11-24", "svar": "Højt fravær"}),
+        (worker, "traef_afgoerelse", {"afgoerelse": "bevilling", "begrundelse": "Behov vist"}),
+        (leader, "godkend_afgoerelse", {"godkendt": False, "kommentar": "Uddyb begrundelsen"}),
+        (worker, "traef_afgoerelse", {"afgoerelse": "bevilling", "begrundelse": "Uddybet"}),
+        (leader, "godkend_afgoerelse", {"godkendt": True}),
+    ]
+    for client, bpmn_id, data in steps:
+        task = _open_task(worker, case["id"], bpmn_id)
+        response = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data})
+        assert response.status_code == 200, (bpmn_id, response.get_json())
+        assert response.get_json()["state"] == "completed"
+
+    final = worker.get(f"/api/v1/cases/{case['id']}").get_json()
+    assert final["open_tasks"] == []
+    assert [i["status"] for i in final["instances"]] == ["completed"]
+    kinds = [e["kind"] for e in final["timeline"]]
+    assert kinds.count("task_completed") == len(steps)
+    completed = [e for e in final["timeline"] if e["kind"] == "task_completed"]
+    assert completed[0]["actor"] == "sagsbehandler"
+    assert completed[0]["data"]["data"]["udfald"] == "oplys"
+    assert completed[4]["actor"] == "leder"
+
+
+def test_rejection_goes_to_the_leader(api):
+    worker, leader = api("sagsbehandler"), api("leder")
+    case = worker.post("/api/v1/cases", json=new_case_body()).get_json()
+    task = case["open_tasks"][0]
+    response = worker.post(f"/api/v1/tasks/{task['id']}/complete",
+                           json={"data": {"henvendelse": "Ønsker hjælp", "udfald": "afvis"}})
+    assert response.status_code == 200
+    unassigned = leader.get("/api/v1/tasks?scope=unassigned").get_json()["items"]
+    assert [t["bpmn_id"] for t in unassigned] == ["godkend_afvisning"]
+    # the caseworker is not a candidate for the leader's task
+    mine = worker.get("/api/v1/tasks?scope=unassigned").get_json()
+    assert mine["total"] == 0
+    forbidden = worker.post(f"/api/v1/tasks/{unassigned[0]['id']}/complete",
+                            json={"data": {"godkendt": True}})
+    assert forbidden.status_code == 403
+    done = leader.post(f"/api/v1/tasks/{unassigned[0]['id']}/complete",
+                       json={"data": {"godkendt": True}})
+    assert done.status_code == 200
+    final = worker.get(f"/api/v1/cases/{case['id']}").get_json()
+    assert final["instances"][0]["status"] == "completed"
