@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
+# ASCII digits only: \d would also take other scripts' digits (e.g. full-width "０").
+_CPR = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$", re.ASCII)
 
 
 def _century(yy: int, seventh: int) -> int:

@@ -333,7 +333,7 @@ class Casework:
             .order_by(Instance.next_due_at).limit(limit)
         ))
 
-    def fire_due_timers(self, session: Session, instance_id: int) -> list[str]:
+    def fire_due_timers(self, session: Session, instance_id: int) -> list:
         """Fire the due timers of one instance. Run one instance per transaction; on
         PostgreSQL the row is claimed with SKIP LOCKED so that concurrent schedulers never
         fire the same timer twice."""
@@ -348,8 +348,9 @@ class Casework:
         case = session.get(Case, instance.case_id)
         workflow = runtime.load(self.registry.serializer, instance.serialized)
         fired, failure = runtime.fire_due_timers(workflow)
-        for name in fired:
-            audit.record(session, case.id, "timer_fired", None, timer=name)
+        for spec in fired:
+            audit.record(session, case.id, "timer_fired", None, timer=spec.bpmn_id,
+                         name=spec.bpmn_name)
         self._save(session, case, instance, workflow, failure)
         return fired
 

@@ -6,6 +6,7 @@ Specs are immutable once parsed and may be shared between threads; workflow inst
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -15,6 +16,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -91,6 +97,11 @@ def parse_sources(sources: dict[str, str], forms: FormCatalog | None) -> dict[st
             tree = etree.fromstring(text.encode("utf-8"), parser=_XML_PARSER)
         except etree.XMLSyntaxError as exc:
             raise ProcessDefinitionError(f"{filename}: not well-formed XML: {exc}") from None
+        docinfo = tree.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            # lxml still expands internal entities in attribute values: refuse any DTD.
+            raise ProcessDefinitionError(
+                f"{filename}: a DOCTYPE (DTD or entity declarations) is not allowed")
         try:
             if filename.endswith(".dmn"):
                 parser.add_dmn_xml(tree, filename=filename)
@@ -98,6 +109,14 @@ def parse_sources(sources: dict[str, str], forms: FormCatalog | None) -> dict[st
                 parser.add_bpmn_xml(tree, filename=filename)
         except ValidationException as exc:
             raise ProcessDefinitionError(_describe(filename, exc)) from None
+        if not filename.endswith(".dmn"):
+            # SpiffWorkflow silently skips processes with isExecutable="false".
+            in_file = [p for p in parser.process_parsers.values() if p.filename == filename]
+            if not any(p.process_executable for p in in_file):
+                ids = ", ".join(p.bpmn_id for p in in_file)
+                raise ProcessDefinitionError(
+                    f"{filename}: no executable process"
+                    + (f" (element {ids} has isExecutable=\"false\")" if ids else ""))
 
     definitions = {}
     process_ids = parser.get_process_ids()
@@ -172,6 +191,10 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
             raise ProcessDefinitionError(f"{where}: script refused by the sandbox: {exc}") from None
         except SyntaxError as exc:
             raise ProcessDefinitionError(f"{where}: invalid expression: {exc}") from None
+        if isinstance(event_definition, TimerEventDefinition) and expression:
+            problem = _constant_timer_problem(event_definition)
+            if problem:
+                raise ProcessDefinitionError(f"{where}: invalid timer: {problem}")
         if isinstance(task_spec, CaseUserTask):
             user_tasks.append(task_spec)
             form_key = task_spec.form.key if task_spec.form else None
@@ -191,6 +214,25 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
                     except (ScriptRefused, SyntaxError) as exc:
                         raise ProcessDefinitionError(f"{where}: invalid {attr}: {exc}") from None
     return user_tasks
+
+
+def _constant_timer_problem(event_definition: TimerEventDefinition) -> str | None:
+    """A timer written as a constant must be valid ISO 8601 at deploy time already."""
+    try:
+        value = ast.literal_eval(event_definition.expression.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None  # computed from the task data at run time
+    if isinstance(event_definition, DurationTimerEventDefinition):
+        kind, check = "duration", TimerEventDefinition.parse_iso_duration
+    elif isinstance(event_definition, CycleTimerEventDefinition):
+        kind, check = "cycle", TimerEventDefinition.parse_iso_recurring_interval
+    else:
+        kind, check = "date and time", TimerEventDefinition.get_datetime
+    try:
+        check(value)
+    except Exception:
+        return f"{value!r} is not an ISO 8601 {kind}"
+    return None
 
 
 def read_folder(folder: Path) -> dict[str, str]:

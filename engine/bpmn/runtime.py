@@ -101,29 +101,34 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict) -> Engi
     return run_engine(workflow)
 
 
-def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, datetime]]:
-    """(element, due time) of every timer the instance waits for."""
+def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[object, datetime]]:
+    """(task spec, due time) of every timer the instance waits for, in subprocesses too.
+
+    SpiffWorkflow stores a timer's due time in the task's `event_value` when it starts waiting.
+    """
     timers = []
-    for event in workflow.waiting_events():
-        if event.event_type != "TimerEventDefinition" or not event.value:
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        value = task.internal_data.get("event_value")
+        if not isinstance(definition, TimerEventDefinition) or not value:
             continue
         try:
-            due = TimerEventDefinition.get_datetime(event.value)
-        except Exception:
-            continue
-        timers.append((event.name, due))
+            due = TimerEventDefinition.get_datetime(value)
+        except (TypeError, ValueError):
+            continue  # a cycle timer's value is not a single date; it is refreshed anyway
+        timers.append((task.task_spec, due))
     return timers
 
 
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
-    dues = [due for _name, due in waiting_timers(workflow)]
+    dues = [due for _spec, due in waiting_timers(workflow)]
     return min(dues) if dues else None
 
 
-def fire_due_timers(workflow: BpmnWorkflow) -> tuple[list[str], EngineFailure | None]:
-    """Fire every timer that is due now. Returns the names of the fired timers."""
+def fire_due_timers(workflow: BpmnWorkflow) -> tuple[list, EngineFailure | None]:
+    """Fire every timer that is due now. Returns the task specs of the fired timers."""
     moment = now()
-    due = [name for name, at in waiting_timers(workflow) if at <= moment]
+    due = [spec for spec, at in waiting_timers(workflow) if at <= moment]
     workflow.refresh_timers()
     return due, run_engine(workflow)
 

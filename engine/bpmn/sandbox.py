@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from functools import lru_cache
+from types import SimpleNamespace
 
 from RestrictedPython import (
     compile_restricted_eval,
@@ -69,8 +70,11 @@ _GUARDS = {
     "_inplacevar_": _inplacevar,
 }
 
-# What every expression may use besides the task data.
-DEFAULT_GLOBALS = {"datetime": _dt, "math": math}
+# What every expression may use besides the task data. `datetime` is not the module itself:
+# the module holds `sys` (datetime.sys.modules["os"] would reach the operating system).
+_DATETIME = SimpleNamespace(**{name: getattr(_dt, name) for name in (
+    "date", "datetime", "time", "timedelta", "timezone", "tzinfo", "MINYEAR", "MAXYEAR")})
+DEFAULT_GLOBALS = {"datetime": _DATETIME, "math": math}
 
 
 @lru_cache(maxsize=4096)
