@@ -4,7 +4,7 @@ from engine.services import transaction
 
 from .auth import casework, current_user
 from .extensions import db
-from .schemas import CaseCreate, CaseOut, CasePage, CaseQuery, RetryIn
+from .schemas import CaseCreate, CaseOut, CasePage, CaseQuery, CaseUpdate, RetryIn
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases")
 
@@ -74,5 +74,19 @@ def retry_case(body, case_id):
     """Run the failed step of a case in error again, optionally with corrected data."""
     with transaction(db.session) as session:
         case = casework().retry(session, current_user(), case_id, body.get("data"))
+        result = _Obj(_case_body(session, case))
+    return result
+
+
+@blp.patch("/<int:case_id>")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(CaseUpdate)
+@blp.response(200, CaseOut)
+def update_case(body, case_id):
+    """Change the status (expected, active, dormant, closed) or the received date."""
+    with transaction(db.session) as session:
+        case = casework().update_case(session, current_user(), case_id,
+                                      status=body.get("status"),
+                                      received_at=body.get("received_at"))
         result = _Obj(_case_body(session, case))
     return result

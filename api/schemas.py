@@ -76,6 +76,13 @@ class CaseCreate(Schema):
                            validate=validate.OneOf([s for s in CASE_STATUSES if s != "closed"]))
 
 
+class CaseUpdate(Schema):
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES),
+                           metadata={"description": "closed sets the closing date"})
+    received_at = fields.AwareDateTime(
+        metadata={"description": "corrected received date; the change is audited"})
+
+
 class TaskOut(Schema):
     id = fields.String()
     case_id = fields.Integer()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -121,6 +121,7 @@ class Casework:
             if caseworker is None or team_id not in caseworker.team_ids:
                 raise ValidationFailed("cannot open the case",
                                        {"caseworker_id": ["is not a member of the team"]})
+        received_at = received_at.astimezone(timezone.utc)
         version = self.registry.startable_version(session, process_id)
         definition = self.registry.definition_for(version)
 
@@ -190,6 +191,39 @@ class Casework:
         ))
         audit.log_access(session, user, None, "list_cases")
         return Page(items, total, page, per_page)
+
+    def update_case(self, session: Session, user: User, case_id: int, *,
+                    status: str | None = None, received_at: datetime | None = None) -> Case:
+        """Change a case's status (closing sets the closing date) or its received date.
+        Both are audited with the old and the new value."""
+        case = self.get_case(session, user, case_id)
+        if case.status == "closed" and status is None:
+            raise Conflict(f"case {case.number} is closed; reopen it first")
+        require_role(user, "sagsbehandler", LEADER, ADMIN)
+        if received_at is not None:
+            if received_at.tzinfo is None or received_at > now():
+                raise ValidationFailed("cannot change the received date", {
+                    "received_at": ["must include a time zone offset and not be in the future"]})
+            received_at = received_at.astimezone(timezone.utc)
+            audit.record(session, case.id, "received_date_changed", user,
+                         old=case.received_at.isoformat(), new=received_at.isoformat())
+            case.received_at = received_at
+        if status is not None and status != case.status:
+            if status not in CASE_STATUSES:
+                raise ValidationFailed("unknown status",
+                                       {"status": [f"must be one of {', '.join(CASE_STATUSES)}"]})
+            if status == "closed":
+                running = [i for i in self.case_instances(session, case) if i.status != COMPLETED]
+                if running:
+                    raise Conflict(f"case {case.number} cannot be closed while its process is "
+                                   f"{running[0].status}")
+                case.closed_at = now()
+            else:
+                case.closed_at = None
+            audit.record(session, case.id, "status_changed", user, old=case.status, new=status)
+            case.status = status
+        session.flush()
+        return case
 
     def case_instances(self, session: Session, case: Case) -> list[Instance]:
         return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))

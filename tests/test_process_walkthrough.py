@@ -74,3 +74,45 @@ def test_rejection_goes_to_the_leader(api):
     assert done.status_code == 200
     final = worker.get(f"/api/v1/cases/{case['id']}").get_json()
     assert final["instances"][0]["status"] == "completed"
+
+
+def test_case_status_and_received_date_changes_are_audited(api):
+    worker = api("sagsbehandler")
+    case = worker.post("/api/v1/cases", json=new_case_body(status="expected")).get_json()
+    assert case["status"] == "expected"
+    response = worker.post(f"/api/v1/cases/{case['id']}", json={})
+    assert response.status_code == 405
+    patch = worker.client.patch(f"/api/v1/cases/{case['id']}", headers=worker.headers,
+                                json={"status": "active",
+                                      "received_at": "2026-11-18T08:00:00+01:00"})
+    assert patch.status_code == 200, patch.get_json()
+    body = patch.get_json()
+    assert body["status"] == "active"
+    assert body["received_at"].startswith("2026-11-18T07:00:00")
+    events = {e["kind"]: e["data"] for e in body["timeline"]}
+    assert events["status_changed"] == {"old": "expected", "new": "active"}
+    assert events["received_date_changed"]["new"].startswith("2026-11-18T07:00:00")
+
+    # closing needs the process to be finished
+    closing = worker.client.patch(f"/api/v1/cases/{case['id']}", headers=worker.headers,
+                                  json={"status": "closed"})
+    assert closing.status_code == 409
+    assert "running" in closing.get_json()["message"]
+    future = worker.client.patch(f"/api/v1/cases/{case['id']}", headers=worker.headers,
+                                 json={"received_at": "2099-01-01T00:00:00+00:00"})
+    assert future.status_code == 422
+    assert "received_at" in future.get_json()["fields"]
+
+
+def test_finished_case_can_be_closed_and_gets_a_closing_date(api):
+    worker, leader = api("sagsbehandler"), api("leder")
+    case = worker.post("/api/v1/cases", json=new_case_body()).get_json()
+    task = case["open_tasks"][0]
+    worker.post(f"/api/v1/tasks/{task['id']}/complete",
+                json={"data": {"henvendelse": "Ønsker hjælp", "udfald": "afvis"}})
+    approval = leader.get(f"/api/v1/tasks?scope=unassigned&case={case['id']}").get_json()["items"]
+    leader.post(f"/api/v1/tasks/{approval[0]['id']}/complete", json={"data": {"godkendt": True}})
+    closed = worker.client.patch(f"/api/v1/cases/{case['id']}", headers=worker.headers,
+                                 json={"status": "closed"})
+    assert closed.status_code == 200, closed.get_json()
+    assert closed.get_json()["closed_at"] is not None
