@@ -15,6 +15,7 @@ from .auth import authenticate_request
 from .config import load_config
 from .errors import register_error_handlers
 from .extensions import api, db
+from .guards import refuse_unstorable_input
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -46,5 +47,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.before_request(authenticate_request)
+    app.before_request(refuse_unstorable_input)
     register_error_handlers(app)
     return app

@@ -55,7 +55,7 @@ def list_cases(query):
     return page
 
 
-@blp.get("/<int:case_id>")
+@blp.get("/<int(max=2147483647):case_id>")
 @blp.doc(security=[{"bearer": []}])
 @blp.response(200, CaseOut)
 def get_case(case_id):
@@ -66,7 +66,7 @@ def get_case(case_id):
     return result
 
 
-@blp.post("/<int:case_id>/retry")
+@blp.post("/<int(max=2147483647):case_id>/retry")
 @blp.doc(security=[{"bearer": []}])
 @blp.arguments(RetryIn)
 @blp.response(200, CaseOut)
@@ -78,7 +78,7 @@ def retry_case(body, case_id):
     return result
 
 
-@blp.patch("/<int:case_id>")
+@blp.patch("/<int(max=2147483647):case_id>")
 @blp.doc(security=[{"bearer": []}])
 @blp.arguments(CaseUpdate)
 @blp.response(200, CaseOut)

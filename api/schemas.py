@@ -3,12 +3,25 @@ into the OpenAPI document)."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.cpr import format_cpr, mask_cpr
 from engine.models import CASE_STATUSES
 from engine.services import TASK_SCOPES
 from engine.clock import now
+
+# Row ids are 32-bit integers on PostgreSQL; a larger number is refused here, not by the driver.
+ROW_ID = validate.Range(min=1, max=2**31 - 1)
+
+
+def in_utc_range(value):
+    """A moment must exist in UTC too (year 1 at +01:00 does not)."""
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValidationError("is outside the supported date range") from None
 
 
 class TokenRequest(Schema):
@@ -68,10 +81,11 @@ class CaseCreate(Schema):
     process = fields.String(required=True, validate=validate.Length(min=1, max=128))
     citizen = fields.Nested(CitizenIn, required=True)
     received_at = fields.AwareDateTime(
-        required=True, metadata={"description": "when the municipality became aware (ISO 8601)"}
+        required=True, validate=in_utc_range,
+        metadata={"description": "when the municipality became aware (ISO 8601)"},
     )
-    team_id = fields.Integer(load_default=None)
-    caseworker_id = fields.Integer(load_default=None)
+    team_id = fields.Integer(load_default=None, validate=ROW_ID)
+    caseworker_id = fields.Integer(load_default=None, validate=ROW_ID)
     status = fields.String(load_default="active",
                            validate=validate.OneOf([s for s in CASE_STATUSES if s != "closed"]))
 
@@ -80,6 +94,7 @@ class CaseUpdate(Schema):
     status = fields.String(validate=validate.OneOf(CASE_STATUSES),
                            metadata={"description": "closed sets the closing date"})
     received_at = fields.AwareDateTime(
+        validate=in_utc_range,
         metadata={"description": "corrected received date; the change is audited"})
 
 
@@ -121,9 +136,9 @@ class TaskPage(Schema):
 class TaskQuery(Schema):
     scope = fields.String(load_default="team", validate=validate.OneOf(TASK_SCOPES))
     process = fields.String(load_default=None)
-    case = fields.Integer(load_default=None)
+    case = fields.Integer(load_default=None, validate=ROW_ID)
     overdue = fields.Boolean(load_default=False)
-    due_before = fields.AwareDateTime(load_default=None)
+    due_before = fields.AwareDateTime(load_default=None, validate=in_utc_range)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
