@@ -246,5 +246,7 @@ def check(files):
         definitions = parse_sources({p.name: p.read_text(encoding="utf-8") for p in paths}, forms)
     except SagsflowError as exc:
         _fail(exc.message)
+    except UnicodeDecodeError as exc:
+        _fail(f"a file is not UTF-8 text: {exc}")
     for pid, definition in definitions.items():
         click.echo(f"ok {pid}: {len(definition.user_tasks)} user tasks")

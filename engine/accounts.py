@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -16,8 +17,12 @@ from .errors import Unauthorized, ValidationFailed
 from .models import ROLES, ApiToken, Membership, Team, User
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so timing does not tell who does.
-_DUMMY_HASH = _hasher.hash("sagsflow-no-such-user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing does not tell who does."""
+    return _hasher.hash("sagsflow-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -58,7 +63,7 @@ def create_user(session: Session, username: str, password: str, role: str, full_
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.active:

@@ -99,7 +99,7 @@ class FormCatalog:
         for path in sorted(Path(folder).glob("*.json")):
             try:
                 schema = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ProcessDefinitionError(f"form {path.name}: not valid JSON: {exc}") from None
             try:
                 Draft202012Validator.check_schema(schema)
@@ -107,7 +107,8 @@ class FormCatalog:
                 raise ProcessDefinitionError(
                     f"form {path.name}: not a valid JSON Schema: {exc.message}"
                 ) from None
-            if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+            if (not isinstance(schema, dict) or schema.get("type") != "object"
+                    or not isinstance(schema.get("properties"), dict)):
                 raise ProcessDefinitionError(
                     f"form {path.name}: must be an object schema with properties"
                 )

@@ -299,7 +299,7 @@ class Casework:
         if task.assignee_id is not None:
             raise Conflict(f"the task is already claimed by {task.assignee.username}")
         require_can_work(user, task)
-        task.assignee_id = user.id
+        task.assignee_id, task.assignee = user.id, user
         audit.record(session, task.case_id, "task_claimed", user, task.id, task=task.name)
         return task
 
@@ -311,7 +311,7 @@ class Casework:
             require_can_assign(user, task, None)
         audit.record(session, task.case_id, "task_unclaimed", user, task.id, task=task.name,
                      previous=task.assignee.username)
-        task.assignee_id = None
+        task.assignee_id, task.assignee = None, None
         return task
 
     def assign(self, session: Session, user: User, task_id: str, username: str | None) -> Task:
@@ -322,7 +322,7 @@ class Casework:
             if assignee is None:
                 raise ValidationFailed("cannot assign", {"assignee": [f"no user {username!r}"]})
         require_can_assign(user, task, assignee)
-        task.assignee_id = assignee.id if assignee else None
+        task.assignee_id, task.assignee = (assignee.id if assignee else None), assignee
         audit.record(session, task.case_id, "task_assigned", user, task.id, task=task.name,
                      assignee=username)
         return task
@@ -352,7 +352,7 @@ class Casework:
         task.completed_by_id = user.id
         task.completed_at = moment
         if task.assignee_id is None:
-            task.assignee_id = user.id
+            task.assignee_id, task.assignee = user.id, user
         audit.record(session, task.case_id, "task_completed", user, task.id,
                      task=task.name, bpmn_id=task.bpmn_id, data=data)
         self._save(session, task.case, instance, workflow, failure)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,6 +186,13 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
                     check_expression(source)
             event_definition = getattr(task_spec, "event_definition", None)
             expression = getattr(event_definition, "expression", None)
+            if isinstance(event_definition, TimerEventDefinition) and expression:
+                bare = expression.strip()
+                if _BARE_ISO.match(bare):
+                    # Camunda Modeler writes P5D; SpiffWorkflow evaluates timers as Python.
+                    raise ProcessDefinitionError(
+                        f"{where}: invalid timer: write the ISO 8601 value as a Python string: "
+                        f"\"{bare}\" (with quotes)")
             if expression:
                 check_expression(expression)
         except ScriptRefused as exc:
@@ -216,6 +224,9 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
     return user_tasks
 
 
+_BARE_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$|^\d{4}-\d{2}-\d{2}")
+
+
 def _constant_timer_problem(event_definition: TimerEventDefinition) -> str | None:
     """A timer written as a constant must be valid ISO 8601 at deploy time already."""
     try:
@@ -239,7 +250,10 @@ def read_folder(folder: Path) -> dict[str, str]:
     sources = {}
     for path in sorted(Path(folder).iterdir()):
         if path.suffix in (".bpmn", ".dmn") and path.is_file():
-            sources[path.name] = path.read_text(encoding="utf-8")
+            try:
+                sources[path.name] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise ProcessDefinitionError(f"{path.name}: not UTF-8 text: {exc}") from None
     return sources
 
 

@@ -59,9 +59,21 @@ for _name in ("sum", "min", "max", "any", "all", "sorted", "enumerate", "dict", 
         __builtins__, _name
     )
 
+def _guarded_getattr(obj, name, *default):
+    """RestrictedPython's safer_getattr, but a missing attribute raises AttributeError as in
+    Python instead of quietly giving None."""
+    marker = object()
+    value = safer_getattr(obj, name, marker)
+    if value is marker:
+        if default:
+            return default[0]
+        raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
+    return value
+
+
 _GUARDS = {
     "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr,
+    "_getattr_": _guarded_getattr,
     "_getitem_": default_guarded_getitem,
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,

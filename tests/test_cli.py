@@ -1,0 +1,152 @@
+"""The `sagsflow` console script as an operator runs it: a fresh SQLite database and instance
+folder given by environment variables, one real process per command."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from bpmn_helpers import linear, user_task
+from sqlalchemy import create_engine, inspect, text
+
+from engine.bpmn.registry import parse_sources, read_folder
+from engine.forms import FormCatalog
+from engine.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+SAGSFLOW = Path(sys.executable).parent / "sagsflow"
+
+
+def _env(tmp: Path) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SAGSFLOW_") and k not in ("DATABASE_URL", "SECRET_KEY")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp / 'x.db'}", SAGSFLOW_INSTANCE_DIR=str(tmp))
+    return env
+
+
+class Cli:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.env = _env(tmp)
+        self.url = self.env["DATABASE_URL"]
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([str(SAGSFLOW), *args], env=self.env, cwd=self.tmp,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return self.wait(self.start(*args))
+
+    @staticmethod
+    def wait(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+        out, err = proc.communicate(timeout=120)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def run_together(self, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
+        """Independent commands at the same time, to keep the suite fast."""
+        return [self.wait(p) for p in [self.start(*c) for c in commands]]
+
+    def query(self, sql: str, **params) -> list:
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text(sql), params))
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """A database made by `sagsflow db upgrade`, shared by the tests of this module."""
+    cli = Cli(tmp_path_factory.mktemp("cli"))
+    result = cli.run("db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "database at revision head" in result.stdout
+    return cli
+
+
+def test_console_script_is_installed():
+    assert SAGSFLOW.exists()
+
+
+def test_db_upgrade_creates_the_tables_in_the_database_of_database_url(cli):
+    engine = create_engine(cli.url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert set(Base.metadata.tables) | {"alembic_version"} <= tables
+    assert (cli.tmp / "x.db").exists()
+    assert not (cli.tmp / "sagsflow.db").exists()  # DATABASE_URL wins over the default
+
+
+def test_teams_and_users_are_created_and_duplicates_refused(cli):
+    team = cli.run("teams", "create", "nord", "Børn og Unge Nord")
+    assert team.returncode == 0, team.stderr
+    assert "created team nord" in team.stdout
+    user = cli.run("users", "create", "bo", "--role", "sagsbehandler", "--name", "Bo Berg",
+                   "--team", "nord", "--email", "bo@kommune.example", "--password", "hemmeligt")
+    assert user.returncode == 0, user.stderr
+    assert "created sagsbehandler bo" in user.stdout
+
+    [[password_hash, role, full_name, email]] = cli.query(
+        "SELECT password_hash, role, full_name, email FROM users WHERE username = 'bo'")
+    assert (role, full_name, email) == ("sagsbehandler", "Bo Berg", "bo@kommune.example")
+    assert PasswordHasher().verify(password_hash, "hemmeligt")
+    assert cli.query("SELECT t.key, m.leads FROM memberships m JOIN teams t ON t.id = m.team_id "
+                     "JOIN users u ON u.id = m.user_id WHERE u.username = 'bo'") == [
+        ("nord", False)]
+
+    same_user, same_team, no_team = cli.run_together(
+        ("users", "create", "bo", "--role", "leder", "--name", "Bo 2", "--password", "andet"),
+        ("teams", "create", "nord", "Igen"),
+        ("users", "create", "ib", "--role", "sagsbehandler", "--name", "Ib",
+         "--team", "syd", "--password", "hemmeligt"),
+    )
+    assert same_user.returncode == 1
+    assert "error: cannot create the user" in same_user.stderr
+    assert "is already taken" in same_user.stderr
+    assert same_team.returncode == 1
+    assert "error: a team with key 'nord' exists" in same_team.stderr
+    assert no_team.returncode == 1
+    assert "error: no team with key syd" in no_team.stderr
+    assert cli.query("SELECT username, role FROM users ORDER BY username") == [
+        ("bo", "sagsbehandler")]
+    assert cli.query("SELECT key, name FROM teams WHERE key = 'nord'") == [
+        ("nord", "Børn og Unge Nord")]
+
+
+def test_check_accepts_the_shipped_processes_and_names_the_element_of_a_bad_file(tmp_path):
+    cli = Cli(tmp_path)
+    bad = tmp_path / "daarlig.bpmn"
+    bad.write_text(linear("daarlig", ("opgave", user_task("opgave", "Opgave",
+                                                          form="findes_ikke"))),
+                   encoding="utf-8")
+    good, refused = cli.run_together(("check",), ("check", str(bad)))
+
+    assert good.returncode == 0, good.stderr
+    definitions = parse_sources(read_folder(ROOT / "processes"),
+                                FormCatalog.load(ROOT / "forms"))
+    expected = {f"ok {pid}: {len(d.user_tasks)} user tasks" for pid, d in definitions.items()}
+    assert set(good.stdout.splitlines()) == expected
+
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert "error: daarlig.bpmn: element opgave (Opgave): form 'findes_ikke'" in refused.stderr
+
+
+def test_demo_loads_once_and_says_already_present_the_second_time(cli):
+    first = cli.run("demo")
+    assert first.returncode == 0, first.stderr
+    assert "demo data loaded" in first.stdout
+    cases = cli.query("SELECT count(*) FROM cases")[0][0]
+    assert cases > 0
+    assert cli.query("SELECT count(*) FROM instances WHERE status = 'error'")[0][0] == 0
+    assert cli.query("SELECT username FROM users WHERE username = 'admin'") == [("admin",)]
+
+    second = cli.run("demo")
+    assert second.returncode == 0, second.stderr
+    assert "demo data already present" in second.stdout
+    assert cli.query("SELECT count(*) FROM cases")[0][0] == cases
