@@ -7,10 +7,10 @@ from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from engine.clock import now
 from engine.cpr import format_cpr, mask_cpr
 from engine.models import CASE_STATUSES
 from engine.services import TASK_SCOPES
-from engine.clock import now
 
 # Row ids are 32-bit integers on PostgreSQL; a larger number is refused here, not by the driver.
 ROW_ID = validate.Range(min=1, max=2**31 - 1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from functools import cache
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError

@@ -31,7 +31,8 @@ DEMO_CASES = (
                                 "almenområdet."}),
     ]),
     ("2302951122", "Jonas Nielsen", "Havnevej 3, 4000 Roskilde", 6, [
-        ("vurder_henvendelse", {"henvendelse": "Skolen er bekymret for fravær.", "udfald": "oplys"}),
+        ("vurder_henvendelse", {"henvendelse": "Skolen er bekymret for fravær.",
+                                "udfald": "oplys"}),
         ("anmod_oplysninger", {"modtager": "Roskilde Skole", "spoergsmaal": "Beskriv fraværet.",
                                "svarfrist_dage": 14}),
     ]),

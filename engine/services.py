@@ -21,6 +21,7 @@ from .errors import Conflict, NotFound, ValidationFailed
 from .forms import FormCatalog
 from .models import (
     ADMIN,
+    CANCELLED,
     CASE_STATUSES,
     COMPLETED,
     DONE,
@@ -28,7 +29,6 @@ from .models import (
     LEADER,
     READY,
     RUNNING,
-    CANCELLED,
     Case,
     Citizen,
     Instance,

@@ -86,7 +86,9 @@ def _element(spec) -> str:
     return f"{spec.bpmn_id} ({name})" if name else str(getattr(spec, "bpmn_id", spec.name))
 
 
-def parse_sources(sources: dict[str, str], forms: FormCatalog | None) -> dict[str, ProcessDefinition]:
+def parse_sources(
+    sources: dict[str, str], forms: FormCatalog | None
+) -> dict[str, ProcessDefinition]:
     """Parse and validate a set of BPMN/DMN files given as {file name: XML text}.
 
     Raises ProcessDefinitionError naming the file and element of the first problem.
