@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from conftest import PASSWORD, new_case_body
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conftest import PASSWORD, new_case_body
 from engine.errors import Conflict
 from engine.models import AuditEvent, Instance, Task
 from engine.services import transaction
@@ -50,7 +50,8 @@ def test_simultaneous_completions_of_one_task_exactly_one_wins(live_server, sess
     assert codes == [200] + [409] * (clients - 1), [r.text for r in responses]
     for response in responses:
         if response.status_code == 409:
-            assert "no longer" in response.json()["message"] or "reload" in response.json()["message"]
+            message = response.json()["message"]
+            assert "no longer" in message or "reload" in message
 
     session.expire_all()
     completions = session.scalar(select(func.count()).select_from(AuditEvent).where(
@@ -83,9 +84,11 @@ def test_stale_instance_write_is_a_conflict(app, session, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite takes the write lock at BEGIN (BEGIN IMMEDIATE), so two write "
                     "transactions cannot interleave there; the threaded HTTP test covers SQLite")
-    from api.extensions import db
-    from conftest import get_user
     from datetime import datetime
+
+    from conftest import get_user
+
+    from api.extensions import db
 
     casework = app.extensions["casework"]
     with transaction(session):

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from conftest import get_user, new_case_body
 from sqlalchemy import select
 
 from api import scheduler
-from conftest import get_user, new_case_body
 from engine.clock import now
 from engine.models import AuditEvent, Instance, Task
 from engine.services import transaction

@@ -1,0 +1,126 @@
+"""Random JSON against the two routes that take the richest bodies: whatever arrives, the
+answer is never a server error, and an error always comes as JSON with a message."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from conftest import new_case_body
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.clock import now
+
+FUZZ = settings(max_examples=100, deadline=None, database=None, print_blob=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+
+# Any text, with a bias to characters that have broken things: NUL, unpaired surrogates (sent
+# as \u escapes), quotes, LIKE wildcards, right-to-left marks, non-ASCII digits.
+awkward = st.sampled_from(["\x00", "\ud800", "\udc00", "\udfff", "'", '"', "%", "_", "\\",
+                           "\u202e", "\n", "\u0661", "\ufeff"])
+text = st.text(awkward | st.characters(exclude_categories=()), max_size=30)
+scalars = (st.none() | st.booleans() | st.integers() | st.floats() | text
+           | st.integers(min_value=2**31 - 2, max_value=2**70))
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
+
+offsets = st.builds(lambda minutes: timezone(timedelta(minutes=minutes)),
+                    st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59))
+moments = (st.datetimes(timezones=offsets).map(datetime.isoformat)
+           | st.datetimes().map(datetime.isoformat)
+           | text)
+past_moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 1, 1),
+                            timezones=offsets).map(datetime.isoformat)
+
+
+def mostly(valid, other=json_values):
+    """Valid values seven times in eight, so that most requests get past the first check and
+    the odd value is tried deeper in."""
+    return st.integers(0, 7).flatmap(lambda i: other if i == 0 else valid)
+
+
+valid_cprs = st.from_regex(r"\A(0[1-9]|1[0-9]|2[0-8])(0[1-9]|1[0-2])[0-9]{2}-?[0-9]{4}\Z")
+# Names as people type them, or with one awkward character in them.
+plain = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=20)
+names = plain | st.builds(lambda a, b, c: a + b + c, plain, awkward, plain)
+citizens = mostly(st.fixed_dictionaries(
+    {"cpr": mostly(valid_cprs, text | moments | json_values), "name": mostly(names, text)},
+    optional={"address": mostly(names, text)},
+))
+case_keys = st.sampled_from(["process", "citizen", "received_at", "team_id", "caseworker_id",
+                             "status", "ukendt"])
+case_bodies = mostly(st.fixed_dictionaries(
+    {"process": mostly(st.just("henvendelse"),
+                       st.sampled_from(["indhent_oplysninger", "ukendt"]) | json_values),
+     "citizen": citizens,
+     "received_at": mostly(past_moments, moments | json_values)},
+    optional={"team_id": mostly(st.integers(1, 3), st.integers() | json_values),
+              "caseworker_id": st.integers(),
+              "status": mostly(st.sampled_from(["expected", "active", "dormant"]),
+                               st.just("closed") | text)},
+), json_values | st.dictionaries(case_keys, json_values))
+
+form_keys = st.sampled_from(["henvendelse", "udfald", "begrundelse", "borger_navn",
+                             "modtaget_dato", "ukendt"])
+form_data = mostly(st.fixed_dictionaries(
+    {"henvendelse": mostly(names, text), "udfald": mostly(st.sampled_from(["oplys", "afvis"]))},
+    optional={"begrundelse": mostly(names, text), "borger_navn": names,
+              "modtaget_dato": mostly(st.dates().map(str), moments)},
+), st.dictionaries(form_keys | text, json_values))
+complete_bodies = mostly(st.fixed_dictionaries({"data": form_data}))
+
+
+def _post(client, url, body):
+    """Send the body as JSON text with \\u escapes, so that any string survives the trip."""
+    return client.client.post(url, data=json.dumps(body, ensure_ascii=True),
+                              headers={**client.headers, "Content-Type": "application/json"})
+
+
+def _assert_well_formed(response, success: int):
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.get_json()
+    if response.status_code == success:
+        assert isinstance(body, dict) and "id" in body
+    else:
+        assert 400 <= response.status_code < 500
+        assert isinstance(body.get("message"), str) and body["message"]
+
+
+def test_random_case_bodies_never_crash_the_api(api):
+    client = api("leder")
+
+    @FUZZ
+    @given(body=case_bodies)
+    def check(body):
+        _assert_well_formed(_post(client, "/api/v1/cases", body), 201)
+
+    check()
+
+
+def test_random_completion_bodies_never_crash_the_api(api):
+    client = api("sagsbehandler")
+    received = (now() - timedelta(days=1)).isoformat()
+    open_task = {}
+
+    def task_id() -> str:
+        if "id" not in open_task:
+            case = client.post("/api/v1/cases", json=new_case_body(received_at=received))
+            assert case.status_code == 201, case.get_json()
+            open_task["id"] = case.get_json()["open_tasks"][0]["id"]
+        return open_task["id"]
+
+    @FUZZ
+    @given(body=complete_bodies)
+    def check(body):
+        response = _post(client, f"/api/v1/tasks/{task_id()}/complete", body)
+        _assert_well_formed(response, 200)
+        if response.status_code == 200:
+            open_task.clear()  # completed: the next example gets a fresh task
+
+    check()

@@ -1,0 +1,174 @@
+"""Who may do what: every /api/v1 route against every kind of user, on a case of team nord.
+
+The table follows engine/permissions.py and the checks in engine/services.py:
+- caseworkers and leaders see the cases and tasks of their own teams; administrators see all;
+  process designers see none;
+- only caseworkers and leaders work on tasks (claim, complete), and only tasks meant for them:
+  assigned to them, or unassigned with a candidate group they belong to;
+- the assignee or a leader of the case's team (or an administrator) gives a task back; leaders
+  of the team (and administrators) assign tasks;
+- the case's caseworker, leaders and administrators may retry a case in error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from conftest import new_case_body
+from sqlalchemy import select
+
+from api.extensions import db
+from engine.clock import now
+from engine.models import Team
+
+USERS = ("sagsbehandler", "sagsbehandler3", "sagsbehandler2", "leder", "leder2", "designer",
+         "admin")
+VURDER_OPLYS = {"henvendelse": "Bekymring fra skolen", "udfald": "oplys"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # {case} and {task} are filled in
+    statuses: tuple  # one per user, in the order of USERS
+    body: dict | None = None
+    unassigned: bool = False  # unclaim the task first (it starts assigned to sagsbehandler)
+    note: str = field(default="", compare=False)
+
+
+# The case: team nord, opened by sagsbehandler, who is its caseworker. Its one open task,
+# vurder_henvendelse (candidate group sagsbehandler), is assigned to sagsbehandler.
+#
+#                                                     sagsb sagsb3 sagsb2 leder leder2 design admin
+ROUTES = (
+    Route("GET", "/api/v1/processes", (200, 200, 200, 200, 200, 200, 200)),
+    Route("GET", "/api/v1/cases", (200, 200, 200, 200, 200, 200, 200)),
+    Route("POST", "/api/v1/cases", (201, 201, 403, 201, 403, 403, 201),
+          body={"team_id": "nord"}, note="opens a second case, for team nord"),
+    Route("GET", "/api/v1/cases/{case}", (200, 200, 403, 200, 403, 403, 200)),
+    Route("PATCH", "/api/v1/cases/{case}", (200, 200, 403, 200, 403, 403, 200),
+          body={"status": "dormant"}),
+    Route("POST", "/api/v1/cases/{case}/retry", (409, 403, 403, 409, 403, 403, 409), body={},
+          note="409: allowed, but the case is not in error"),
+    Route("GET", "/api/v1/tasks", (200, 200, 200, 200, 200, 200, 200)),
+    Route("GET", "/api/v1/tasks/{task}", (200, 200, 403, 200, 403, 403, 200)),
+    Route("POST", "/api/v1/tasks/{task}/claim", (200, 200, 403, 403, 403, 403, 403),
+          unassigned=True, note="the leader is not in the task's candidate group"),
+    Route("POST", "/api/v1/tasks/{task}/unclaim", (200, 403, 403, 200, 403, 403, 200)),
+    Route("POST", "/api/v1/tasks/{task}/assign", (403, 403, 403, 200, 403, 403, 200),
+          body={"assignee": "sagsbehandler3"}),
+    Route("POST", "/api/v1/tasks/{task}/complete", (200, 403, 403, 403, 403, 403, 403),
+          body={"data": VURDER_OPLYS}),
+    Route("POST", "/api/v1/tasks/{task}/complete", (200, 200, 403, 403, 403, 403, 403),
+          body={"data": VURDER_OPLYS}, unassigned=True),
+)
+
+
+def _received() -> str:
+    return (now() - timedelta(days=1)).isoformat(timespec="seconds")
+
+
+def _nord_id(app) -> int:
+    with app.app_context():
+        team_id = db.session.scalar(select(Team.id).where(Team.key == "nord"))
+        db.session.remove()
+    return team_id
+
+
+def _nord_case(api) -> tuple[dict, dict]:
+    response = api("sagsbehandler").post("/api/v1/cases",
+                                         json=new_case_body(received_at=_received()))
+    assert response.status_code == 201, response.get_json()
+    case = response.get_json()
+    [task] = case["open_tasks"]
+    assert case["team"]["key"] == "nord" and task["assignee"] == "sagsbehandler"
+    return case, task
+
+
+def _snapshot(api, case_id) -> dict:
+    """What a refused request must leave untouched (read as the administrator)."""
+    case = api("admin").get(f"/api/v1/cases/{case_id}").get_json()
+    return {"status": case["status"],
+            "tasks": [(t["id"], t["state"], t["assignee"]) for t in case["open_tasks"]],
+            "timeline": [(e["kind"], e["actor"], e["task_id"]) for e in case["timeline"]],
+            "instances": [i["status"] for i in case["instances"]]}
+
+
+def _case_count(api) -> int:
+    return api("admin").get("/api/v1/cases").get_json()["total"]
+
+
+def _route_id(route: Route) -> str:
+    suffix = " (unassigned)" if route.unassigned else ""
+    return f"{route.method} {route.path}{suffix}"
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"<[^>]+>|\{\w+\}", "{}", path)
+
+
+def test_table_covers_every_route(app):
+    routed = {(method, _shape(rule.rule)) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/api/v1/") and rule.endpoint != "auth.issue_token_view"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    tabled = {(route.method, _shape(route.path)) for route in ROUTES}
+    assert routed == tabled
+    assert all(len(route.statuses) == len(USERS) for route in ROUTES)
+
+
+@pytest.mark.parametrize("username", USERS)
+@pytest.mark.parametrize("route", ROUTES, ids=_route_id)
+def test_route_gives_each_user_the_status_of_the_table(app, api, route, username):
+    case, task = _nord_case(api)
+    if route.unassigned:
+        assert api("sagsbehandler").post(f"/api/v1/tasks/{task['id']}/unclaim").status_code == 200
+    body = dict(route.body) if route.body is not None else None
+    if body and body.get("team_id") == "nord":
+        body = {**new_case_body(received_at=_received()), "team_id": _nord_id(app)}
+    url = route.path.format(case=case["id"], task=task["id"])
+    before, cases_before = _snapshot(api, case["id"]), _case_count(api)
+
+    client = api(username)
+    response = client.client.open(url, method=route.method, json=body, headers=client.headers)
+
+    expected = route.statuses[USERS.index(username)]
+    assert response.status_code == expected, response.get_json()
+    assert response.is_json
+    if expected >= 400:
+        assert response.get_json()["message"]
+        assert _snapshot(api, case["id"]) == before
+        assert _case_count(api) == cases_before
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_lists_show_the_case_exactly_to_those_who_may_open_it(api, username):
+    case, task = _nord_case(api)
+    client = api(username)
+    may_open = client.get(f"/api/v1/cases/{case['id']}").status_code == 200
+    case_ids = [c["id"] for c in client.get("/api/v1/cases").get_json()["items"]]
+    task_ids = [t["id"] for t in client.get("/api/v1/tasks?scope=all").get_json()["items"]]
+    assert (case["id"] in case_ids) == may_open
+    assert (task["id"] in task_ids) == may_open
+    [detail_route] = [r for r in ROUTES if r.method == "GET" and r.path == "/api/v1/cases/{case}"]
+    assert may_open == (detail_route.statuses[USERS.index(username)] == 200)
+
+
+@pytest.mark.parametrize("username, sees_case", [("sagsbehandler", True),
+                                                 ("sagsbehandler3", True), ("leder", True),
+                                                 ("admin", True), ("sagsbehandler2", False),
+                                                 ("designer", False)])
+def test_allowed_actions_really_happen(api, username, sees_case):
+    """The other side of the table: a 2xx must mean the change was made."""
+    case, task = _nord_case(api)
+    api("sagsbehandler").post(f"/api/v1/tasks/{task['id']}/unclaim")
+    assign = api(username).post(f"/api/v1/tasks/{task['id']}/assign",
+                                json={"assignee": "sagsbehandler3"})
+    now_assigned = _snapshot(api, case["id"])["tasks"][0][2]
+    leads_nord = username in ("leder", "admin")
+    assert (assign.status_code == 200) == leads_nord
+    assert now_assigned == ("sagsbehandler3" if leads_nord else None)
+    listed = api(username).get(f"/api/v1/tasks?case={case['id']}").get_json()["items"]
+    assert bool(listed) == sees_case
