@@ -48,8 +48,8 @@ class Form:
         return values
 
     def validate(self, submitted: Any) -> dict[str, Any]:
-        """Return the submitted data if valid, else raise ValidationFailed with one
-        message per field."""
+        """Return the submitted data without its read-only fields if valid, else raise
+        ValidationFailed with one message per field."""
         if not isinstance(submitted, dict):
             raise ValidationFailed("data must be a JSON object", {"data": ["must be an object"]})
         fields: dict[str, list[str]] = {}
@@ -69,7 +69,9 @@ class Form:
         if fields:
             fields = {k: sorted(set(v)) for k, v in fields.items()}
             raise ValidationFailed(f"invalid data for form {self.key}", fields)
-        return submitted
+        # Read-only fields show what the case knows (pre-filled); a form sends them back, but
+        # they are not the user's to change.
+        return {k: v for k, v in submitted.items() if not self.fields[k].get("readOnly")}
 
 
 def _message(error) -> str:

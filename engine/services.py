@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit
 from .bpmn import runtime
 from .bpmn.registry import ProcessRegistry
-from .clock import now
+from .clock import local_date, now
 from .cpr import normalize_cpr
 from .errors import Conflict, NotFound, ValidationFailed
 from .forms import FormCatalog
@@ -126,13 +126,20 @@ class Casework:
         definition = self.registry.definition_for(version)
 
         person = session.scalar(select(Citizen).where(Citizen.cpr == cpr))
+        changes: dict = {}
         if person is None:
             person = Citizen(cpr=cpr, name=citizen["name"].strip(),
                              address=(citizen.get("address") or None))
             session.add(person)
         else:
-            person.name = citizen["name"].strip()
-            if citizen.get("address"):
+            # Citizens are shared across cases; a changed name or address is kept, and audited
+            # on the new case, so the change can be traced.
+            changes = {}
+            if citizen["name"].strip() != person.name:
+                changes["name"] = {"old": person.name, "new": citizen["name"].strip()}
+                person.name = citizen["name"].strip()
+            if citizen.get("address") and citizen["address"] != person.address:
+                changes["address"] = {"old": person.address, "new": citizen["address"]}
                 person.address = citizen["address"]
         created = now()
         case = Case(process_id=process_id, process_version_id=version.id, citizen=person,
@@ -144,7 +151,9 @@ class Casework:
         case.number = f"{created.year}-{case.id:06d}"
         audit.record(session, case.id, "case_created", user, process=process_id,
                      version=version.version, received_at=received_at.isoformat())
-        if received_at.date() < created.date():
+        if changes:
+            audit.record(session, case.id, "citizen_updated", user, **changes)
+        if local_date(received_at) < local_date(created):
             audit.record(session, case.id, "received_date_backdated", user,
                          received_at=received_at.isoformat(), created_at=created.isoformat())
 
@@ -163,7 +172,7 @@ class Casework:
         return {
             "sagsnummer": case.number,
             "borger_navn": case.citizen.name,
-            "modtaget_dato": case.received_at.date().isoformat(),
+            "modtaget_dato": local_date(case.received_at).isoformat(),
         }
 
     def get_case(self, session: Session, user: User, case_id: int) -> Case:

@@ -180,3 +180,16 @@ def test_form_must_be_an_object_schema_with_properties(tmp_path, schema):
     _write(tmp_path, "flad.json", schema)
     with pytest.raises(ProcessDefinitionError, match=r"^form flad\.json: "):
         FormCatalog.load(tmp_path)
+
+
+def test_read_only_fields_are_accepted_but_not_taken_over(tmp_path):
+    (tmp_path / "visning.json").write_text(json.dumps({
+        "type": "object",
+        "properties": {"borger_navn": {"type": "string", "readOnly": True},
+                       "svar": {"type": "string"}},
+        "required": ["svar"], "additionalProperties": False}), encoding="utf-8")
+    form = FormCatalog.load(tmp_path).get("visning")
+    assert form.validate({"borger_navn": "Ændret navn", "svar": "ja"}) == {"svar": "ja"}
+    with pytest.raises(ValidationFailed) as excinfo:
+        form.validate({"borger_navn": 7, "svar": "ja"})
+    assert "borger_navn" in excinfo.value.fields

@@ -116,3 +116,36 @@ def test_finished_case_can_be_closed_and_gets_a_closing_date(api):
                                  json={"status": "closed"})
     assert closed.status_code == 200, closed.get_json()
     assert closed.get_json()["closed_at"] is not None
+
+
+def test_received_date_is_the_danish_calendar_date(api):
+    worker = api("sagsbehandler")
+    # 23:30 UTC on 20 November is 00:30 on 21 November in Copenhagen.
+    case = worker.post("/api/v1/cases", json=new_case_body(
+        received_at="2026-11-20T23:30:00+00:00")).get_json()
+    detail = worker.get(f"/api/v1/tasks/{case['open_tasks'][0]['id']}").get_json()
+    assert detail["data"]["modtaget_dato"] == "2026-11-21"
+
+
+def test_read_only_case_data_cannot_be_overwritten_by_a_form(api):
+    worker = api("sagsbehandler")
+    case = worker.post("/api/v1/cases", json=new_case_body()).get_json()
+    task = case["open_tasks"][0]
+    response = worker.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {
+        "borger_navn": "Et andet navn", "henvendelse": "Bekymring", "udfald": "oplys"}})
+    assert response.status_code == 200
+    following = worker.get(f"/api/v1/tasks?case={case['id']}").get_json()["items"][0]
+    assert worker.get(f"/api/v1/tasks/{following['id']}").get_json()["data"] == {
+        "svarfrist_dage": 14}  # the next form's fields; the name was not taken over
+    timeline = worker.get(f"/api/v1/cases/{case['id']}").get_json()["timeline"]
+    completed = [e for e in timeline if e["kind"] == "task_completed"][0]
+    assert "borger_navn" not in completed["data"]["data"]
+
+
+def test_changed_citizen_name_on_a_new_case_is_audited(api):
+    worker = api("sagsbehandler")
+    worker.post("/api/v1/cases", json=new_case_body(name="Emil Hansen"))
+    second = worker.post("/api/v1/cases", json=new_case_body(name="Emil Hansen Berg")).get_json()
+    assert second["citizen"]["name"] == "Emil Hansen Berg"
+    events = [e for e in second["timeline"] if e["kind"] == "citizen_updated"]
+    assert events[0]["data"]["name"] == {"old": "Emil Hansen", "new": "Emil Hansen Berg"}
