@@ -130,7 +130,8 @@ def demo():
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int,
+              help="More threads mean more GIL contention per request (see bench/README.md).")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Run the timer tick in this process.")
 def serve(host, port, threads, scheduler):

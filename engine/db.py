@@ -25,6 +25,10 @@ def tune_engine(engine: Engine) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Keep the planner's statistics fresh (SQLite's advice for long-lived connections),
+        # so that e.g. "my tasks" uses the assignee index; bounded to stay cheap.
+        cursor.execute("PRAGMA analysis_limit=1000")
+        cursor.execute("PRAGMA optimize=0x10002")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -78,7 +78,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     memberships: Mapped[list[Membership]] = relationship(
-        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     @property
@@ -118,7 +118,8 @@ class ProcessVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
-    sources: Mapped[dict] = mapped_column(JSON)
+    # The BPMN files of the version: loaded only when a definition is parsed from them.
+    sources: Mapped[dict] = mapped_column(JSON, deferred=True)
     startable: Mapped[bool] = mapped_column(Boolean, default=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(64))
@@ -147,10 +148,11 @@ class Case(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    citizen: Mapped[Citizen] = relationship(lazy="joined")
-    team: Mapped[Team] = relationship(lazy="joined")
-    caseworker: Mapped[User | None] = relationship(foreign_keys=[caseworker_id], lazy="joined")
-    process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
+    # Task rows join their case and citizen for the inbox; the rest loads when asked for.
+    citizen: Mapped[Citizen] = relationship(lazy="joined", innerjoin=True)
+    team: Mapped[Team] = relationship()
+    caseworker: Mapped[User | None] = relationship(foreign_keys=[caseworker_id])
+    process_version: Mapped[ProcessVersion] = relationship()
 
 
 class Instance(Base):
