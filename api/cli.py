@@ -119,6 +119,9 @@ def demo():
     from .extensions import db as database
 
     app = _app()
+    if not app.config["DEMO"]:
+        _fail("demo data (users with the password 'demo') is for demo mode only: "
+              "set SAGSFLOW_DEMO=1")
     with app.app_context():
         with transaction(database.session) as session:
             loaded = load_demo(session, app.extensions["casework"])

@@ -137,7 +137,15 @@ def test_check_accepts_the_shipped_processes_and_names_the_element_of_a_bad_file
     assert "error: daarlig.bpmn: element opgave (Opgave): form 'findes_ikke'" in refused.stderr
 
 
+def test_demo_data_is_refused_outside_demo_mode(cli):
+    refused = cli.run("demo")
+    assert refused.returncode == 1
+    assert "demo mode only: set SAGSFLOW_DEMO=1" in refused.stderr
+    assert cli.query("SELECT count(*) FROM users WHERE username = 'admin'") == [(0,)]
+
+
 def test_demo_loads_once_and_says_already_present_the_second_time(cli):
+    cli.env["SAGSFLOW_DEMO"] = "1"
     first = cli.run("demo")
     assert first.returncode == 0, first.stderr
     assert "demo data loaded" in first.stdout
@@ -150,3 +158,4 @@ def test_demo_loads_once_and_says_already_present_the_second_time(cli):
     assert second.returncode == 0, second.stderr
     assert "demo data already present" in second.stdout
     assert cli.query("SELECT count(*) FROM cases")[0][0] == cases
+    del cli.env["SAGSFLOW_DEMO"]
