@@ -127,7 +127,8 @@ def test_task_row_gets_assignee_groups_and_dates_from_the_attributes(session, tm
     assert task.groups == ["sagsbehandler", "leder"]
     assert task.form_key == "godkend"
     assert task.due_at - task.created_at == timedelta(days=5)
-    assert task.follow_up_at == datetime(2026, 12, 1, tzinfo=UTC)
+    # a date means the end of that day in Denmark (CET, UTC+1, in December)
+    assert task.follow_up_at == datetime(2026, 12, 1, 22, 59, 59, tzinfo=UTC)
 
 
 def test_user_task_without_attributes_gets_empty_lists(forms):

@@ -11,6 +11,8 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from lxml import etree
@@ -34,7 +36,7 @@ from ..errors import NotFound, ProcessDefinitionError
 from ..forms import FormCatalog
 from ..models import ProcessVersion
 from .sandbox import ScriptRefused, check_expression, check_script
-from .specs import CaseUserTask, CaseUserTaskConverter, CaseUserTaskParser
+from .specs import CaseUserTask, CaseUserTaskConverter, CaseUserTaskParser, describe_element
 
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                               huge_tree=False)
@@ -54,6 +56,10 @@ def create_serializer() -> BpmnWorkflowSerializer:
     config.pop(UserTask, None)
     config[CaseUserTask] = CaseUserTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
+    # Task data may hold dates and decimals (datetime and timedelta are registered already).
+    registry.register(date, lambda v: {"value": v.isoformat()},
+                      lambda v: date.fromisoformat(v["value"]))
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     return BpmnWorkflowSerializer(registry)
 
 
@@ -79,11 +85,6 @@ def _hash_sources(sources: dict[str, str]) -> str:
         digest.update(sources[name].encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-def _element(spec) -> str:
-    name = getattr(spec, "bpmn_name", None)
-    return f"{spec.bpmn_id} ({name})" if name else str(getattr(spec, "bpmn_id", spec.name))
 
 
 def parse_sources(
@@ -177,7 +178,7 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
     sandbox, every user task names a form that exists and who may do it."""
     user_tasks = []
     for task_spec in process_spec.task_specs.values():
-        where = f"{filename}: element {_element(task_spec)}"
+        where = f"{filename}: element {describe_element(task_spec)}"
         try:
             script = getattr(task_spec, "script", None)
             if script:

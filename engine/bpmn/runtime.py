@@ -5,19 +5,18 @@ unit of work."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from ..clock import now
+from ..clock import LOCAL_TZ, now
 from ..errors import Conflict, NotFound
 from .registry import ProcessDefinition
-from .sandbox import ScriptRefused, create_script_engine
-from .specs import CaseUserTask
+from .sandbox import create_script_engine
+from .specs import CaseUserTask, describe_element
 
 SCRIPT_ENGINE = create_script_engine()
 
@@ -51,23 +50,26 @@ def dump(serializer, workflow: BpmnWorkflow) -> str:
 
 
 def run_engine(workflow: BpmnWorkflow) -> EngineFailure | None:
-    """Advance everything that needs no human; report an error instead of raising it."""
+    """Advance everything that needs no human; report an error instead of raising it.
+
+    A process that is not finished but has nothing left to do (no ready task, no timer or
+    message to wait for) has stalled: that is reported as an error too, never left silent."""
     try:
         workflow.do_engine_steps()
-    except (SpiffWorkflowException, ScriptRefused) as exc:
+    except Exception as exc:  # SpiffWorkflow raises bare exceptions too, e.g. for bad timers
         return _failure(exc)
-    except Exception as exc:  # SpiffWorkflow raises bare exceptions, e.g. for bad timers
-        return _failure(exc)
+    if not (workflow.is_completed() or ready_user_tasks(workflow) or workflow.waiting_events()
+            or workflow.get_tasks(state=TaskState.ERROR)):
+        return EngineFailure(
+            message="the process has stopped: it is not finished, but no task is ready and "
+                    "nothing is awaited", element=None)
     return None
 
 
 def _failure(exc: Exception) -> EngineFailure:
     task = getattr(exc, "task", None)
     spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
-    element = None
-    if spec is not None:
-        name = getattr(spec, "bpmn_name", None)
-        element = f"{spec.bpmn_id} ({name})" if name else spec.bpmn_id
+    element = describe_element(spec) if spec is not None else None
     message = str(exc)
     inner = getattr(exc, "error_type", None) or (exc.__cause__.__class__.__name__
                                                  if exc.__cause__ else None)
@@ -112,10 +114,12 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[object, datetime]]:
         value = task.internal_data.get("event_value")
         if not isinstance(definition, TimerEventDefinition) or not value:
             continue
+        if isinstance(value, dict):  # a cycle timer: {"cycles": n, "next": ..., "duration": s}
+            value = value.get("next")
         try:
             due = TimerEventDefinition.get_datetime(value)
         except (TypeError, ValueError):
-            continue  # a cycle timer's value is not a single date; it is refreshed anyway
+            continue
         timers.append((task.task_spec, due))
     return timers
 
@@ -155,15 +159,19 @@ def resolve_date(task, expression: str | None, created: datetime) -> datetime | 
     value = expression.strip()
     if not value.startswith("P"):
         value = SCRIPT_ENGINE.evaluate(task, value)
+    if isinstance(value, str) and not value.startswith("P"):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        # A time without a zone is Danish time, as caseworkers read it.
+        return (value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)).astimezone(
+            timezone.utc)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        # A task due on a day may be done any time that day (Danish time).
+        end_of_day = datetime.combine(value, time(23, 59, 59), tzinfo=LOCAL_TZ)
+        return end_of_day.astimezone(timezone.utc)
     if isinstance(value, timedelta):
         return created + value
     if isinstance(value, str) and value.startswith("P"):
         parsed = TimerEventDefinition.parse_iso_duration(value)
         return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
-    if isinstance(value, str):
-        return TimerEventDefinition.get_datetime(value)
     raise ValueError(f"cannot use {value!r} as a date")

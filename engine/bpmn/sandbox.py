@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from decimal import Decimal
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -108,28 +109,63 @@ def check_expression(source: str) -> None:
     _compile(source.strip(), "eval")
 
 
+# Values a script may leave in task data: what the serializer can store and JSON can carry.
+STORABLE_TYPES = (type(None), bool, int, float, str, _dt.date, _dt.datetime, _dt.timedelta,
+                  Decimal)
+
+
+def unstorable(value, path: str) -> str | None:
+    """The dotted path and type of the first value that could not be stored, or None."""
+    if isinstance(value, STORABLE_TYPES):
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} (a key of type {type(key).__name__})"
+            found = unstorable(item, f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = unstorable(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return f"{path} ({type(value).__name__})"
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    """Evaluates expressions and executes scripts with RestrictedPython."""
+    """Evaluates expressions and executes scripts with RestrictedPython.
+
+    The guards come last in the namespace, so that no task data can replace them."""
 
     def evaluate(self, expression, context, external_context=None):
         code = _compile(expression.strip(), "eval")
-        namespace = {**_GUARDS, **self.globals, **(external_context or {}), **context}
+        namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
         return eval(code, namespace)  # noqa: S307 - compiled by RestrictedPython
 
     def execute(self, script, context, external_context=None):
         code = _compile(script, "exec")
-        provided = {**_GUARDS, **self.globals, **(external_context or {})}
-        namespace = {**provided, **context}
+        provided = {**self.globals, **(external_context or {}), **_GUARDS}
+        namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
         exec(code, namespace)  # noqa: S102 - compiled by RestrictedPython
-        for key in list(context):
-            if key not in namespace:
-                del context[key]
+        results = {}
         for key, value in namespace.items():
             if key in provided and value is provided[key]:
                 continue
             if callable(value) or key.startswith("_"):
                 continue
-            context[key] = value
+            bad = unstorable(value, key)
+            if bad:
+                raise ScriptRefused(
+                    f"the script leaves {bad}, which cannot be stored in the case "
+                    "(use numbers, text, dates, lists and dicts)")
+            results[key] = value
+        for key in list(context):
+            if key not in results:
+                del context[key]
+        context.update(results)
         return True
 
 

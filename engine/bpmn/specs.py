@@ -12,15 +12,6 @@ from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
-ASSIGNMENT_ATTRIBUTES = (
-    "assignee",
-    "candidate_groups",
-    "candidate_users",
-    "due_date",
-    "follow_up_date",
-    "priority",
-)
-
 _CAMUNDA_NAMES = {
     "assignee": "assignee",
     "candidate_groups": "candidateGroups",
@@ -29,6 +20,16 @@ _CAMUNDA_NAMES = {
     "follow_up_date": "followUpDate",
     "priority": "priority",
 }
+
+
+ASSIGNMENT_ATTRIBUTES = tuple(_CAMUNDA_NAMES)
+
+
+def describe_element(spec) -> str:
+    """How messages name a BPMN element: its id, and its name when it has one."""
+    name = getattr(spec, "bpmn_name", None)
+    bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
+    return f"{bpmn_id} ({name})" if name else str(bpmn_id)
 
 
 def split_list(value: str | None) -> list[str]:
