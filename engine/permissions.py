@@ -38,10 +38,34 @@ def require_case_access(user: User, case: Case) -> None:
         raise Forbidden("the case belongs to a team you are not part of")
 
 
+
 def require_team(user: User, team_id: int) -> None:
     teams = visible_team_ids(user)
     if teams is not None and team_id not in teams:
         raise Forbidden("you are not part of that team")
+
+
+def may_be_responsible(user: User | None, team_id: int) -> bool:
+    """May the user be a case's responsible caseworker in that team?"""
+    return user is not None and user.active and user.role in (CASEWORKER, LEADER) \
+        and team_id in user.team_ids
+
+
+def may_work_on(user: User, task: Task) -> bool:
+    try:
+        require_can_work(user, task)
+    except Forbidden:
+        return False
+    return True
+
+
+def require_can_retry(user: User, case: Case) -> None:
+    """A case in error is retried by its own caseworker, a leader of its team or an
+    administrator."""
+    require_case_access(user, case)
+    if user.role == ADMIN or case.team_id in user.led_team_ids or case.caseworker_id == user.id:
+        return
+    raise Forbidden("only the case's caseworker or a leader of its team can retry it")
 
 
 def is_candidate(user: User, task: Task) -> bool:

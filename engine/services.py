@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +24,7 @@ from .models import (
     ADMIN,
     CANCELLED,
     CASE_STATUSES,
+    CASEWORKER,
     COMPLETED,
     DONE,
     ERROR,
@@ -33,11 +35,15 @@ from .models import (
     Citizen,
     Instance,
     Task,
+    Team,
     User,
 )
 from .permissions import (
     is_candidate,
+    may_be_responsible,
+    may_work_on,
     require_can_assign,
+    require_can_retry,
     require_can_work,
     require_case_access,
     require_role,
@@ -76,6 +82,12 @@ class Page:
 
 
 TASK_SCOPES = ("mine", "team", "unassigned", "all")
+# Task data the case itself provides; not to be set by forms or retries.
+CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "modtaget_dato")
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class Casework:
@@ -91,7 +103,7 @@ class Casework:
                   received_at: datetime, team_id: int | None = None,
                   caseworker_id: int | None = None, status: str = "active") -> Case:
         """Open a case and start its process on the latest deployed version."""
-        require_role(user, "sagsbehandler", LEADER, ADMIN)
+        require_role(user, CASEWORKER, LEADER, ADMIN)
         fields: dict[str, list[str]] = {}
         try:
             cpr = normalize_cpr(citizen.get("cpr", ""))
@@ -106,41 +118,29 @@ class Casework:
         if status not in CASE_STATUSES or status == "closed":
             fields["status"] = ["must be one of expected, active, dormant"]
         if team_id is None:
-            teams = sorted(user.team_ids)
-            if not teams:
-                fields["team_id"] = ["you belong to no team; name the team"]
-            team_id = teams[0] if teams else None
+            teams = user.team_ids
+            if len(teams) != 1:
+                fields["team_id"] = ["you belong to no team; name the team" if not teams else
+                                     "you belong to several teams; name the team"]
+            team_id = next(iter(teams)) if len(teams) == 1 else None
+        elif session.get(Team, team_id) is None:
+            fields["team_id"] = [f"no team with id {team_id}"]
         if fields:
             raise ValidationFailed("cannot open the case", fields)
         require_team(user, team_id)
         caseworker = None
-        if caseworker_id is None and user.role == "sagsbehandler":
+        if caseworker_id is None and user.role == CASEWORKER:
             caseworker = user
         elif caseworker_id is not None:
             caseworker = session.get(User, caseworker_id)
-            if caseworker is None or team_id not in caseworker.team_ids:
+            if not may_be_responsible(caseworker, team_id):
                 raise ValidationFailed("cannot open the case",
-                                       {"caseworker_id": ["is not a member of the team"]})
+                                       {"caseworker_id": ["is not a caseworker of the team"]})
         received_at = received_at.astimezone(timezone.utc)
         version = self.registry.startable_version(session, process_id)
         definition = self.registry.definition_for(version)
 
-        person = session.scalar(select(Citizen).where(Citizen.cpr == cpr))
-        changes: dict = {}
-        if person is None:
-            person = Citizen(cpr=cpr, name=citizen["name"].strip(),
-                             address=(citizen.get("address") or None))
-            session.add(person)
-        else:
-            # Citizens are shared across cases; a changed name or address is kept, and audited
-            # on the new case, so the change can be traced.
-            changes = {}
-            if citizen["name"].strip() != person.name:
-                changes["name"] = {"old": person.name, "new": citizen["name"].strip()}
-                person.name = citizen["name"].strip()
-            if citizen.get("address") and citizen["address"] != person.address:
-                changes["address"] = {"old": person.address, "new": citizen["address"]}
-                person.address = citizen["address"]
+        person, changes = self._citizen(session, cpr, citizen)
         created = now()
         case = Case(process_id=process_id, process_version_id=version.id, citizen=person,
                     team_id=team_id, caseworker_id=caseworker.id if caseworker else None,
@@ -152,7 +152,9 @@ class Casework:
         audit.record(session, case.id, "case_created", user, process=process_id,
                      version=version.version, received_at=received_at.isoformat())
         if changes:
-            audit.record(session, case.id, "citizen_updated", user, **changes)
+            # The citizen is shared by all their cases: each of them records the change.
+            for case_id in session.scalars(select(Case.id).where(Case.citizen_id == person.id)):
+                audit.record(session, case_id, "citizen_updated", user, **changes)
         if local_date(received_at) < local_date(created):
             audit.record(session, case.id, "received_date_backdated", user,
                          received_at=received_at.isoformat(), created_at=created.isoformat())
@@ -167,8 +169,31 @@ class Casework:
         return case
 
     @staticmethod
+    def _citizen(session: Session, cpr: str, given: dict) -> tuple[Citizen, dict]:
+        """The citizen with this CPR number, created or updated from what was given, and the
+        changes made to an existing one."""
+        name, address = given["name"].strip(), given.get("address") or None
+        person = session.scalar(select(Citizen).where(Citizen.cpr == cpr))
+        if person is None:
+            try:
+                with session.begin_nested():  # two new cases for one new citizen at once
+                    person = Citizen(cpr=cpr, name=name, address=address)
+                    session.add(person)
+                return person, {}
+            except IntegrityError:
+                person = session.scalar(select(Citizen).where(Citizen.cpr == cpr))
+        changes = {}
+        if name != person.name:
+            changes["name"] = {"old": person.name, "new": name}
+            person.name = name
+        if address and address != person.address:
+            changes["address"] = {"old": person.address, "new": address}
+            person.address = address
+        return person, changes
+
+    @staticmethod
     def _case_data(case: Case) -> dict:
-        """What the process knows about the case from the start; forms pre-fill from it."""
+        """What the process knows about the case (CASE_DATA_KEYS); forms pre-fill from it."""
         return {
             "sagsnummer": case.number,
             "borger_navn": case.citizen.name,
@@ -210,7 +235,7 @@ class Casework:
         case = self.get_case(session, user, case_id)
         if case.status == "closed" and status is None:
             raise Conflict(f"case {case.number} is closed; reopen it first")
-        require_role(user, "sagsbehandler", LEADER, ADMIN)
+        require_role(user, CASEWORKER, LEADER, ADMIN)
         if received_at is not None:
             if received_at.tzinfo is None or received_at > now():
                 raise ValidationFailed("cannot change the received date", {
@@ -219,6 +244,7 @@ class Casework:
             audit.record(session, case.id, "received_date_changed", user,
                          old=case.received_at.isoformat(), new=received_at.isoformat())
             case.received_at = received_at
+            self._update_case_data(session, case)
         if status is not None and status != case.status:
             if status not in CASE_STATUSES:
                 raise ValidationFailed("unknown status",
@@ -235,6 +261,16 @@ class Casework:
             case.status = status
         session.flush()
         return case
+
+    def _update_case_data(self, session: Session, case: Case) -> None:
+        """Give the running processes of a case what it now knows about itself."""
+        for instance in self.case_instances(session, case):
+            if instance.status == COMPLETED:
+                continue
+            workflow = runtime.load(self.registry.serializer, instance.serialized)
+            runtime.update_data(workflow, self._case_data(case))
+            instance.serialized = runtime.dump(self.registry.serializer, workflow)
+            instance.updated_at = now()
 
     def case_instances(self, session: Session, case: Case) -> list[Instance]:
         return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))
@@ -259,6 +295,8 @@ class Casework:
             raise ValidationFailed("unknown scope", {"scope": [f"must be one of {TASK_SCOPES}"]})
         conditions = [Task.state == READY]
         teams = visible_team_ids(user)
+        if scope == "team":
+            teams = user.team_ids if teams is None else teams & user.team_ids
         if teams is not None:
             conditions.append(Task.team_id.in_(teams or {-1}))
         if scope == "mine":
@@ -267,7 +305,8 @@ class Casework:
             groups = user_groups(user)
             conditions += [Task.assignee_id.is_(None), or_(
                 Task.candidate_groups == "",
-                *[Task.candidate_groups.like(f"%,{g},%") for g in groups])]
+                *[Task.candidate_groups.like(f"%,{_like_escape(g)},%", escape="\\")
+                  for g in groups])]
         if process:
             conditions.append(Task.process_id == process)
         if case_id is not None:
@@ -283,7 +322,7 @@ class Casework:
             select(Task).where(*conditions)
             .order_by(Task.due_at.asc().nulls_last(), Task.id)
             .limit(per_page).offset((page - 1) * per_page)
-        ).unique())
+        ))
         return Page(items, total, page, per_page)
 
     def _task(self, session: Session, user: User, task_id: str) -> Task:
@@ -402,11 +441,26 @@ class Casework:
         self._save(session, case, instance, workflow, failure)
         return fired
 
+    def mark_error(self, session: Session, instance_id: int, message: str) -> None:
+        """Put an instance in the error state after a failure outside the engine (e.g. while
+        saving), so that it shows on the case and no longer holds up the timer queue."""
+        instance = session.get(Instance, instance_id)
+        if instance is None or instance.status == ERROR:
+            return
+        instance.status = ERROR
+        instance.error_message = message
+        audit.record(session, instance.case_id, "error", None, message=message, element=None)
+
     def retry(self, session: Session, user: User, case_id: int, data: dict | None = None) -> Case:
         """Run the failed step of a case in error again, optionally with corrected data."""
         case = self.get_case(session, user, case_id)
-        if user.role not in (LEADER, ADMIN) and case.caseworker_id != user.id:
-            require_role(user, LEADER, ADMIN)
+        require_can_retry(user, case)
+        bad = [k for k in (data or {}) if not k.isidentifier() or k.startswith("_")
+               or k in CASE_DATA_KEYS]
+        if bad:
+            raise ValidationFailed("cannot retry with that data", {
+                k: ["must be a plain name (letters, digits, _), not start with _, and not be "
+                    "case data (sagsnummer, borger_navn, modtaget_dato)"] for k in bad})
         instance = session.scalar(
             select(Instance).where(Instance.case_id == case.id, Instance.status == ERROR))
         if instance is None:
@@ -456,11 +510,11 @@ class Casework:
             spec = spiff_task.task_spec
             row = Task(
                 id=task_id, instance_id=instance.id, case_id=case.id, team_id=case.team_id,
-                process_id=spiff_task.workflow.spec.name, bpmn_id=spec.bpmn_id,
+                process_id=case.process_id, bpmn_id=spec.bpmn_id,
                 name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
                 candidate_groups="," + ",".join(spec.candidate_groups) + ","
                 if spec.candidate_groups else "",
-                form_key=spec.form.key or None, created_at=moment, state=READY,
+                form_key=spec.form.key or None, created_at=moment, state=READY, case=case,
             )
             try:
                 row.due_at = runtime.resolve_date(spiff_task, spec.due_date, moment)
@@ -479,7 +533,12 @@ class Casework:
         meant for them."""
         if spec.assignee:
             user = session.scalar(select(User).where(User.username == spec.assignee))
-            return user.id if user else None
+            if user is not None and may_work_on(user, row):
+                return user.id
+            audit.record(session, case.id, "error", None, row.id, element=spec.bpmn_id,
+                         message=f"camunda:assignee {spec.assignee!r} cannot work on this case; "
+                                 "the task is left for its candidate groups")
+            return None
         if case.caseworker is not None and row.groups and is_candidate(case.caseworker, row):
             return case.caseworker_id
         return None

@@ -170,5 +170,5 @@ def test_allowed_actions_really_happen(api, username, sees_case):
     leads_nord = username in ("leder", "admin")
     assert (assign.status_code == 200) == leads_nord
     assert now_assigned == ("sagsbehandler3" if leads_nord else None)
-    listed = api(username).get(f"/api/v1/tasks?case={case['id']}").get_json()["items"]
+    listed = api(username).get(f"/api/v1/tasks?scope=all&case={case['id']}").get_json()["items"]
     assert bool(listed) == sees_case

@@ -85,6 +85,13 @@ def ready_user_tasks(workflow: BpmnWorkflow) -> list:
     ]
 
 
+def update_data(workflow: BpmnWorkflow, data: dict) -> None:
+    """Put values into the data of every task still to run, so later steps and forms see
+    them."""
+    for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+        task.data.update(data)
+
+
 def find_task(workflow: BpmnWorkflow, task_id: str):
     try:
         return workflow.get_task_from_id(UUID(task_id))
