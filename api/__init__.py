@@ -8,6 +8,7 @@ from flask import Flask
 
 from engine.bpmn.registry import ProcessRegistry
 from engine.db import engine_options, tune_engine
+from engine.deadlines import load_catalogue
 from engine.forms import FormCatalog
 from engine.services import Casework
 
@@ -30,6 +31,9 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         tune_engine(db.engine)
 
+    # A wrong deadline catalogue or overrides file stops the start, naming entry and field.
+    app.extensions["deadlines"] = load_catalogue(
+        Path(app.config["PROCESSES_DIR"]), app.config["DEADLINE_OVERRIDES"])
     forms = FormCatalog.load(Path(app.config["FORMS_DIR"]))
     registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms)
     app.extensions["casework"] = Casework(registry, forms)

@@ -20,7 +20,10 @@ from .config import PROJECT_ROOT
 def _app():
     from . import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except SagsflowError as exc:  # a bad process, form or deadline file: say which, briefly
+        _fail(exc.message)
 
 
 def _fail(message: str) -> None:
@@ -254,3 +257,70 @@ def check(files):
         _fail(f"a file is not UTF-8 text: {exc}")
     for pid, definition in definitions.items():
         click.echo(f"ok {pid}: {len(definition.user_tasks)} user tasks")
+
+
+@main.group()
+def deadlines():
+    """The deadline catalogue (processes/deadlines.toml with the municipality's overrides)."""
+
+
+def _deadline_catalogue():
+    from engine.deadlines import load_catalogue
+
+    from .config import load_config
+
+    config = load_config()
+    try:
+        return load_catalogue(Path(config["PROCESSES_DIR"]), config["DEADLINE_OVERRIDES"])
+    except SagsflowError as exc:
+        _fail(exc.message)
+
+
+@deadlines.command("list")
+def deadlines_list():
+    """The effective catalogue: key, title, rule, legal basis, overridden or not."""
+    catalogue = _deadline_catalogue()
+    for entry in catalogue:
+        status = (f"overridden (catalogue: {entry.shipped_rule.describe()})"
+                  if entry.overridden else "catalogue")
+        click.echo(f"{entry.key}\t{entry.title}\t{entry.rule.describe()}\t"
+                   f"{'; '.join(str(ref) for ref in entry.legal_basis)}\t{status}")
+    click.echo("closing days: " + ", ".join(catalogue.calendar.closing_days_text))
+
+
+def _parse_start(value: str):
+    from datetime import date, datetime
+
+    from engine.clock import LOCAL_TZ
+
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"START must be a date (2025-01-31) or an ISO date and time "
+              f"(2025-01-31T09:30 or 2025-01-31T09:30+01:00), got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+
+
+@deadlines.command("due")
+@click.argument("key")
+@click.argument("start")
+@click.option("--variant", help="A named amount of the deadline, e.g. voksne.")
+@click.option("--amount", type=int, help="The amount set for one case, where the deadline "
+                                         "allows it.")
+def deadlines_due(key, start, variant, amount):
+    """When deadline KEY started at START falls due.
+
+    START is a date (00:00 Danish time) or an ISO date and time (Danish time unless it has an
+    offset). Prints the Danish date for deadlines in days, weeks and months (met if done that
+    day), the Danish date and time for deadlines in hours.
+    """
+    catalogue = _deadline_catalogue()
+    moment = _parse_start(start)
+    try:
+        entry = catalogue.get(key)
+        due = catalogue.due(key, moment, variant=variant, amount=amount)
+    except SagsflowError as exc:
+        _fail(exc.message)
+    click.echo(due.isoformat(timespec="seconds") if entry.counts_hours else due.date().isoformat())

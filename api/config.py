@@ -26,6 +26,15 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _deadline_overrides(instance: Path) -> str | None:
+    """The municipality's deadline overrides: the file SAGSFLOW_DEADLINE_OVERRIDES names (it
+    must exist), else instance/deadlines.local.toml if it exists, else none."""
+    if os.environ.get("SAGSFLOW_DEADLINE_OVERRIDES"):
+        return os.environ["SAGSFLOW_DEADLINE_OVERRIDES"]
+    default = instance / "deadlines.local.toml"
+    return str(default) if default.exists() else None
+
+
 def load_config(overrides: dict | None = None) -> dict:
     instance = _instance_dir()
     config = {
@@ -35,6 +44,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "SECRET_KEY": None,
         "PROCESSES_DIR": os.environ.get("SAGSFLOW_PROCESSES", str(PROJECT_ROOT / "processes")),
         "FORMS_DIR": os.environ.get("SAGSFLOW_FORMS", str(PROJECT_ROOT / "forms")),
+        "DEADLINE_OVERRIDES": _deadline_overrides(instance),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SAGSFLOW_MAX_BODY_BYTES", 1024 * 1024)),
         "TOKEN_LIFETIME_HOURS": float(os.environ.get("SAGSFLOW_TOKEN_HOURS", 12)),
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SAGSFLOW_TICK_SECONDS", 5)),
