@@ -4,7 +4,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from engine.accounts import authenticate, issue_token
-from engine.services import transaction
+from engine.db import transaction
 
 from .extensions import db
 from .schemas import TokenRequest, TokenResponse

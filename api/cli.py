@@ -11,8 +11,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from engine.db import transaction
 from engine.errors import SagsflowError
-from engine.services import transaction
 
 from .config import PROJECT_ROOT
 

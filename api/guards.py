@@ -4,6 +4,8 @@ surrogates (they cannot be encoded as UTF-8) and JSON nested too deeply to parse
 
 from __future__ import annotations
 
+import math
+
 from flask import request
 
 from engine.errors import SagsflowError, ValidationFailed
@@ -27,6 +29,9 @@ def _first_bad_text(body) -> str | None:
         if isinstance(value, str):
             if _bad_text(value):
                 return path or "body"
+        elif isinstance(value, float):
+            if not math.isfinite(value):  # NaN and Infinity are not JSON; databases refuse them
+                return path or "body"
         elif isinstance(value, dict):
             for key, item in value.items():
                 name = f"{path}.{key}" if path else str(key)
@@ -42,7 +47,8 @@ def _first_bad_text(body) -> str | None:
 def refuse_unstorable_input() -> None:
     if not request.path.startswith("/api/v1/"):
         return
-    message = "must not contain NUL characters or unpaired surrogates"
+    message = ("must not contain NUL characters or unpaired surrogates, "
+               "and numbers must be finite")
     if "\x00" in request.path:
         raise ValidationFailed("invalid request: the path " + message, {"path": [message]})
     for key, value in request.args.items(multi=True):

@@ -8,7 +8,8 @@ import logging
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from engine.services import transaction
+from engine.db import transaction
+from engine.errors import Conflict
 
 from .extensions import db
 
@@ -28,8 +29,13 @@ def tick(app: Flask, batch: int = 100) -> int:
                 with transaction(db.session) as session:
                     if casework.fire_due_timers(session, instance_id):
                         moved += 1
-            except Exception:  # one broken instance must not stop the others
+            except Conflict:
+                pass  # a user changed the case meanwhile; the next tick looks again
+            except Exception as exc:  # one broken instance must not stop the others
                 log.exception("timer tick failed for instance %s", instance_id)
+                with transaction(db.session) as session:
+                    casework.mark_error(session, instance_id,
+                                        f"firing a timer failed: {exc.__class__.__name__}: {exc}")
         db.session.remove()
     return moved
 

@@ -1,6 +1,6 @@
 from flask_smorest import Blueprint
 
-from engine.services import transaction
+from engine.db import transaction
 
 from .auth import casework, current_user
 from .extensions import db

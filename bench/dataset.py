@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from engine.accounts import create_team, create_user, hash_password
 from engine.clock import now
+from engine.db import transaction
 from engine.models import (
     CASEWORKER,
     LEADER,
@@ -38,7 +39,6 @@ from engine.models import (
     Task,
     User,
 )
-from engine.services import transaction
 
 PASSWORD = "bench-kodeord"
 TEAMS = 20

@@ -9,8 +9,8 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from engine.bpmn import runtime
+from engine.db import transaction
 from engine.models import READY, AuditEvent, Task, User
-from engine.services import transaction
 
 from .client import Client, login
 from .dataset import FIRST_TASK_DATA, PASSWORD, PROCESS

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .clock import now
+from .db import transaction
 from .errors import Unauthorized, ValidationFailed
 from .models import ROLES, ApiToken, Membership, Team, User
 
@@ -61,7 +62,11 @@ def create_user(session: Session, username: str, password: str, role: str, full_
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+    """The active user with this name and password, or Unauthorized. The password check is
+    slow on purpose, so it runs after the read transaction has ended (on SQLite a transaction
+    holds the write lock)."""
+    with transaction(session):
+        user = session.scalar(select(User).where(User.username == username))
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):

@@ -1,9 +1,21 @@
-"""Database engines: SQLite tuned for many writers, PostgreSQL as it is."""
+"""Database engines (SQLite tuned for many writers, PostgreSQL as it is) and the unit of work."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from .errors import Conflict
+
+CONFLICT_MESSAGE = (
+    "the case was changed by someone else at the same moment; reload it and try again"
+)
+
+
 
 
 def tune_engine(engine: Engine) -> Engine:
@@ -46,3 +58,19 @@ def engine_options(url: str) -> dict:
 
 def make_engine(url: str) -> Engine:
     return tune_engine(create_engine(url, **engine_options(url)))
+
+
+@contextmanager
+def transaction(session: Session):
+    """One unit of work: commit on success, roll back on any error.
+
+    A lost race on an instance's version counter becomes a Conflict (HTTP 409)."""
+    try:
+        yield session
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(CONFLICT_MESSAGE) from None
+    except BaseException:
+        session.rollback()
+        raise

@@ -4,14 +4,12 @@ SpiffWorkflow, save the instance, update task rows and write audit events, or no
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
 from .bpmn import runtime
@@ -51,26 +49,6 @@ from .permissions import (
     user_groups,
     visible_team_ids,
 )
-
-CONFLICT_MESSAGE = (
-    "the case was changed by someone else at the same moment; reload it and try again"
-)
-
-
-@contextmanager
-def transaction(session: Session):
-    """One unit of work: commit on success, roll back on any error.
-
-    A lost race on an instance's version counter becomes a Conflict (HTTP 409)."""
-    try:
-        yield session
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise Conflict(CONFLICT_MESSAGE) from None
-    except BaseException:
-        session.rollback()
-        raise
 
 
 @dataclass

@@ -20,8 +20,8 @@ from api import create_app  # noqa: E402
 from api.cli import upgrade_database  # noqa: E402
 from api.extensions import db  # noqa: E402
 from engine.accounts import create_team, create_user, issue_token  # noqa: E402
+from engine.db import transaction  # noqa: E402
 from engine.models import ADMIN, CASEWORKER, DESIGNER, LEADER, User  # noqa: E402
-from engine.services import transaction  # noqa: E402
 
 PASSWORD = "hemmeligt-kodeord"
 

@@ -14,7 +14,7 @@ from conftest import ApiClient, get_user, new_case_body
 from api.extensions import db
 from engine.accounts import issue_token
 from engine.clock import now
-from engine.services import transaction
+from engine.db import transaction
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
 

@@ -10,9 +10,9 @@ from conftest import PASSWORD, new_case_body
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.db import transaction
 from engine.errors import Conflict
 from engine.models import AuditEvent, Instance, Task
-from engine.services import transaction
 
 
 def _token(base, username):
@@ -111,3 +111,32 @@ def test_stale_instance_write_is_a_conflict(app, session, database_url):
     session.expire_all()
     stored = session.scalar(select(Instance).where(Instance.case_id == case.id))
     assert stored.error_message == "first writer"
+
+
+def test_simultaneous_claims_of_one_task_exactly_one_wins(live_server, session):
+    owner = _token(live_server, "sagsbehandler")
+    case = _open_case(live_server, owner)
+    task_id = case["open_tasks"][0]["id"]
+    released = requests.post(f"{live_server}/api/v1/tasks/{task_id}/unclaim", headers=owner,
+                             timeout=30)
+    assert released.status_code == 200 and released.json()["assignee"] is None
+    claimers = [_token(live_server, name) for name in ("sagsbehandler", "sagsbehandler3")] * 3
+    barrier = threading.Barrier(len(claimers))
+
+    def claim(headers):
+        barrier.wait()
+        return requests.post(f"{live_server}/api/v1/tasks/{task_id}/claim", headers=headers,
+                             timeout=60)
+
+    with ThreadPoolExecutor(len(claimers)) as pool:
+        responses = list(pool.map(claim, claimers))
+    winners = [r for r in responses if r.status_code == 200]
+    # the winner may claim again (idempotent for the same user); nobody else gets it
+    assert {r.json()["assignee"] for r in winners} == {winners[0].json()["assignee"]}
+    assert all(r.status_code in (200, 409) for r in responses), [r.text for r in responses]
+    session.expire_all()
+    claims = session.scalars(select(AuditEvent).where(
+        AuditEvent.case_id == case["id"], AuditEvent.kind == "task_claimed")).all()
+    assert len(claims) == 1
+    stored = session.get(Task, task_id)
+    assert stored.assignee.username == winners[0].json()["assignee"]

@@ -25,10 +25,11 @@ from sqlalchemy import func, select
 from engine.bpmn import runtime
 from engine.bpmn.registry import ProcessRegistry, parse_sources, read_folder
 from engine.bpmn.specs import CaseUserTask
+from engine.db import transaction
 from engine.errors import NotFound, ProcessDefinitionError
 from engine.forms import FormCatalog
 from engine.models import Instance, ProcessVersion
-from engine.services import Casework, transaction
+from engine.services import Casework
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES_DIR = ROOT / "processes"
@@ -80,7 +81,7 @@ def test_content_hash_depends_on_the_sources_only(forms):
 
 ATTRIBUTE_PROCESS = linear("attributter", ("opgave", user_task(
     "opgave", "Opgave", form="godkend", groups="sagsbehandler, leder",
-    assignee="leder", candidateUsers="anna,bo", dueDate="P5D",
+    assignee="leder", dueDate="P5D",
     followUpDate="datetime.date(2026, 12, 1)", priority="high")))
 
 
@@ -88,11 +89,26 @@ def _check_attributes(task):
     assert isinstance(task, CaseUserTask)
     assert task.form.key == "godkend"
     assert task.candidate_groups == ["sagsbehandler", "leder"]
-    assert task.candidate_users == ["anna", "bo"]
+    assert task.candidate_users == []
     assert task.assignee == "leder"
     assert task.due_date == "P5D"
     assert task.follow_up_date == "datetime.date(2026, 12, 1)"
     assert task.priority == "high"
+
+
+def test_candidate_users_are_refused_because_they_are_not_enforced(forms):
+    source = linear("brugere", ("opgave", user_task(
+        "opgave", "Opgave", groups="sagsbehandler", candidateUsers="anna,bo")))
+    with pytest.raises(ProcessDefinitionError,
+                       match="element opgave \\(Opgave\\): camunda:candidateUsers is not "
+                             "supported"):
+        parse_sources({"brugere.bpmn": source}, forms)
+
+
+def test_element_name_longer_than_its_column_is_refused(forms):
+    source = linear("lang", ("opgave", user_task("opgave", "x" * 201, groups="sagsbehandler")))
+    with pytest.raises(ProcessDefinitionError, match="the name at most 200 characters"):
+        parse_sources({"lang.bpmn": source}, forms)
 
 
 def test_user_task_keeps_assignment_and_date_attributes(forms):

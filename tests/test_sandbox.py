@@ -31,10 +31,11 @@ from engine.bpmn.sandbox import (
     check_script,
     create_script_engine,
 )
+from engine.db import transaction
 from engine.errors import Conflict, ProcessDefinitionError
 from engine.forms import FormCatalog
 from engine.models import AuditEvent, Instance, Task
-from engine.services import Casework, transaction
+from engine.services import Casework
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from api import scheduler
 from engine.clock import now
+from engine.db import transaction
 from engine.models import AuditEvent, Instance, Task
-from engine.services import transaction
 
 
 def tick(app):

@@ -38,6 +38,9 @@ from ..models import ProcessVersion
 from .sandbox import ScriptRefused, check_expression, check_script
 from .specs import CaseUserTask, CaseUserTaskConverter, CaseUserTaskParser, describe_element
 
+# Column sizes of the task rows (engine/models.py) that element ids and names go into.
+MAX_ID, MAX_NAME = 128, 200
+
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                               huge_tree=False)
 
@@ -177,8 +180,17 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
     """Casework rules SpiffWorkflow does not check: scripts and expressions compile in the
     sandbox, every user task names a form that exists and who may do it."""
     user_tasks = []
+    if len(process_spec.name) > MAX_ID or len(process_spec.description or "") > MAX_NAME:
+        raise ProcessDefinitionError(
+            f"{filename}: process {process_spec.name[:40]}: the id may have at most {MAX_ID} "
+            f"and the name at most {MAX_NAME} characters")
     for task_spec in process_spec.task_specs.values():
         where = f"{filename}: element {describe_element(task_spec)}"
+        if len(getattr(task_spec, "bpmn_id", None) or "") > MAX_ID or \
+                len(getattr(task_spec, "bpmn_name", None) or "") > MAX_NAME:
+            raise ProcessDefinitionError(
+                f"{where}: the id may have at most {MAX_ID} and the name at most {MAX_NAME} "
+                "characters (they are stored with every task)")
         try:
             script = getattr(task_spec, "script", None)
             if script:
@@ -213,10 +225,16 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
                 raise ProcessDefinitionError(f"{where}: user task has no camunda:formKey")
             if forms is not None and form_key not in forms:
                 raise ProcessDefinitionError(f"{where}: form {form_key!r} does not exist in forms/")
-            if not (task_spec.candidate_groups or task_spec.assignee or task_spec.candidate_users):
+            if task_spec.candidate_users:
+                raise ProcessDefinitionError(
+                    f"{where}: camunda:candidateUsers is not supported; use candidateGroups "
+                    "(a role or a team key) or assignee")
+            if not (task_spec.candidate_groups or task_spec.assignee):
                 raise ProcessDefinitionError(
                     f"{where}: user task has neither camunda:candidateGroups nor camunda:assignee"
                 )
+            if len(",".join(task_spec.candidate_groups)) > 480:
+                raise ProcessDefinitionError(f"{where}: camunda:candidateGroups is too long")
             for attr in ("due_date", "follow_up_date"):
                 value = getattr(task_spec, attr)
                 if value and not value.startswith("P"):
