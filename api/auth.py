@@ -25,7 +25,8 @@ def authenticate_request() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send an Authorization: Bearer <token> header "
                            "(get a token from POST /api/v1/auth/token)")
-    g.user = user_for_token(db.session, token.strip())
+    g.token = token.strip()
+    g.user = user_for_token(db.session, g.token)
 
 
 def current_user() -> User:

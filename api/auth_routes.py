@@ -1,9 +1,9 @@
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g
 from flask_smorest import Blueprint
 
-from engine.accounts import authenticate, issue_token
+from engine.accounts import authenticate, issue_token, revoke_token
 from engine.db import transaction
 
 from .extensions import db
@@ -22,3 +22,12 @@ def issue_token_view(body):
         lifetime = timedelta(hours=current_app.config["TOKEN_LIFETIME_HOURS"])
         raw, token = issue_token(session, user, lifetime)
     return {"token": raw, "token_type": "Bearer", "expires_at": token.expires_at, "user": user}
+
+
+@blp.post("/logout")
+@blp.doc(security=[{"bearer": []}])
+@blp.response(204)
+def logout():
+    """Revoke the token this request was made with."""
+    with transaction(db.session) as session:
+        revoke_token(session, g.token)

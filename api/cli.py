@@ -199,6 +199,72 @@ def users_create(username, role, full_name, teams, leads, email, password):
     click.echo(f"created {role} {username}")
 
 
+def _user_named(session, username):
+    from engine.models import User
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"no user {username!r}")
+    return user
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.password_option()
+def users_set_password(username, password):
+    """Set a user's password (asked for); their API tokens stop working."""
+    from engine.accounts import set_password
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        try:
+            with transaction(database.session) as session:
+                set_password(session, _user_named(session, username), password)
+        except SagsflowError as exc:
+            _fail(f"{exc.message}: {getattr(exc, 'fields', '')}")
+    click.echo(f"password of {username} changed")
+
+
+@users.command("deactivate")
+@click.argument("username")
+def users_deactivate(username):
+    """Stop a user from logging in (their cases and history stay); tokens stop working."""
+    from engine.accounts import deactivate
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        with transaction(database.session) as session:
+            deactivate(session, _user_named(session, username))
+    click.echo(f"{username} deactivated")
+
+
+@main.group()
+def instances():
+    """Process instances."""
+
+
+@instances.command("errors")
+def instances_errors():
+    """Cases whose process is in error: case number, element and message."""
+    from engine.models import ERROR, Case, Instance
+
+    from .extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        rows = database.session.execute(
+            select(Case.id, Case.number, Instance.error_element, Instance.error_message)
+            .join(Instance, Instance.case_id == Case.id).where(Instance.status == ERROR)
+            .order_by(Case.id)).all()
+    for case_id, number, element, message in rows:
+        click.echo(f"{number}\tcase {case_id}\t{element or '-'}\t{message}")
+    click.echo(f"{len(rows)} case(s) in error; retry with POST /api/v1/cases/<id>/retry")
+
+
 @main.group()
 def teams():
     """Teams."""

@@ -1,8 +1,8 @@
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
-from engine.models import ProcessVersion
+from engine.db import transaction
 
+from .auth import casework, current_user
 from .extensions import db
 from .schemas import ProcessOut
 
@@ -15,14 +15,5 @@ blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes",
 @blp.response(200, ProcessOut(many=True))
 def list_processes():
     """Deployed processes, each with its versions (newest first)."""
-    versions = db.session.scalars(
-        select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
-    ).all()
-    by_process: dict[str, dict] = {}
-    for v in versions:
-        entry = by_process.setdefault(v.process_id, {
-            "process_id": v.process_id, "name": v.name, "startable": v.startable,
-            "latest_version": v.version, "versions": [],
-        })
-        entry["versions"].append(v)
-    return list(by_process.values())
+    with transaction(db.session) as session:
+        return casework().list_processes(session, current_user())

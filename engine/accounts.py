@@ -9,7 +9,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .clock import now
@@ -97,3 +97,21 @@ def user_for_token(session: Session, raw: str) -> User:
     if user is None or not user.active:
         raise Unauthorized("the token's user is not active")
     return user
+
+
+def revoke_token(session: Session, raw: str) -> None:
+    session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(raw)))
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < 4:
+        raise ValidationFailed("cannot set the password",
+                               {"password": ["must be at least 4 characters"]})
+    user.password_hash = hash_password(password)
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+
+def deactivate(session: Session, user: User) -> None:
+    """The user can no longer log in; their tokens stop working at once."""
+    user.active = False
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

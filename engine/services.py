@@ -32,6 +32,7 @@ from .models import (
     Case,
     Citizen,
     Instance,
+    ProcessVersion,
     Task,
     Team,
     User,
@@ -74,6 +75,23 @@ class Casework:
     def __init__(self, registry: ProcessRegistry, forms: FormCatalog):
         self.registry = registry
         self.forms = forms
+
+    # -- processes -----------------------------------------------------------------------
+
+    def list_processes(self, session: Session, user: User) -> list[dict]:
+        """Deployed processes, each with its versions, newest first."""
+        versions = session.scalars(
+            select(ProcessVersion)
+            .order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        ).all()
+        by_process: dict[str, dict] = {}
+        for v in versions:
+            entry = by_process.setdefault(v.process_id, {
+                "process_id": v.process_id, "name": v.name, "startable": v.startable,
+                "latest_version": v.version, "versions": [],
+            })
+            entry["versions"].append(v)
+        return list(by_process.values())
 
     # -- cases ---------------------------------------------------------------------------
 

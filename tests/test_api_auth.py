@@ -236,3 +236,12 @@ def test_passwords_are_stored_as_argon2_hashes_and_tokens_as_digests(app):
         assert PASSWORD not in user.password_hash
     assert tokens
     assert all(raw not in t.token_hash for t in tokens)
+
+
+def test_logout_revokes_only_the_token_it_was_sent_with(app):
+    client = app.test_client()
+    first = _login(client, "sagsbehandler").get_json()["token"]
+    second = _login(client, "sagsbehandler").get_json()["token"]
+    assert client.post("/api/v1/auth/logout", headers=_bearer(first)).status_code == 204
+    assert client.get("/api/v1/cases", headers=_bearer(first)).status_code == 401
+    assert client.get("/api/v1/cases", headers=_bearer(second)).status_code == 200

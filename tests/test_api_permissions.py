@@ -64,6 +64,8 @@ ROUTES = (
           body={"data": VURDER_OPLYS}),
     Route("POST", "/api/v1/tasks/{task}/complete", (200, 200, 403, 403, 403, 403, 403),
           body={"data": VURDER_OPLYS}, unassigned=True),
+    Route("POST", "/api/v1/auth/logout", (204, 204, 204, 204, 204, 204, 204),
+          note="everyone may end their own token"),
 )
 
 

@@ -118,6 +118,36 @@ def test_teams_and_users_are_created_and_duplicates_refused(cli):
         ("nord", "Børn og Unge Nord")]
 
 
+def test_password_change_and_deactivation_end_the_users_tokens(cli):
+    created = cli.run("users", "create", "ulla", "--role", "sagsbehandler", "--name", "Ulla",
+                      "--password", "foerste")
+    assert created.returncode == 0, created.stderr
+    user_id = cli.query("SELECT id FROM users WHERE username = 'ulla'")[0][0]
+    with create_engine(cli.url).begin() as conn:
+        conn.execute(text("INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at) "
+                          "VALUES ('h1', :u, '2026-01-01', '2099-01-01')"), {"u": user_id})
+
+    changed, unknown = cli.run_together(
+        ("users", "set-password", "ulla", "--password", "andet-kodeord"),
+        ("users", "set-password", "ingen", "--password", "andet-kodeord"))
+    assert changed.returncode == 0, changed.stderr
+    [[password_hash]] = cli.query("SELECT password_hash FROM users WHERE username = 'ulla'")
+    assert PasswordHasher().verify(password_hash, "andet-kodeord")
+    assert cli.query("SELECT count(*) FROM api_tokens WHERE user_id = :u", u=user_id) == [(0,)]
+    assert unknown.returncode == 1
+    assert "error: no user 'ingen'" in unknown.stderr
+
+    deactivated = cli.run("users", "deactivate", "ulla")
+    assert deactivated.returncode == 0, deactivated.stderr
+    assert cli.query("SELECT active FROM users WHERE username = 'ulla'") in ([(False,)], [(0,)])
+
+
+def test_instances_errors_lists_no_case_on_a_healthy_database(cli):
+    listed = cli.run("instances", "errors")
+    assert listed.returncode == 0, listed.stderr
+    assert "0 case(s) in error" in listed.stdout
+
+
 def test_check_accepts_the_shipped_processes_and_names_the_element_of_a_bad_file(tmp_path):
     cli = Cli(tmp_path)
     bad = tmp_path / "daarlig.bpmn"
