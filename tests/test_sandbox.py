@@ -308,3 +308,24 @@ def test_retry_without_a_fix_leaves_the_instance_in_error(session, build_casewor
     assert instance.error_element == "gw_valg (Valg)"
     assert len(_events(session, case, "error")) == 2
     assert session.scalars(select(Task).where(Task.case_id == case.id)).all() == []
+
+
+def test_endless_loop_is_stopped_with_a_clear_error(env):
+    with pytest.raises(ScriptRefused, match="an endless loop"):
+        env.execute("n = 0\nwhile True:\n    n += 1", {})
+    with pytest.raises(ScriptRefused, match="an endless loop"):
+        env.evaluate("[n for n in range(999) for m in range(999)]", {})
+
+
+def test_line_budget_leaves_the_tracer_of_the_caller_in_place(env):
+    import sys
+
+    def tracer(*_args):
+        return None
+
+    sys.settrace(tracer)
+    try:
+        env.execute("x = 1", {})
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(None)

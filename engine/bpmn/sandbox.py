@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import sys
 from decimal import Decimal
 from functools import lru_cache
 from types import SimpleNamespace
@@ -135,6 +136,34 @@ def unstorable(value, path: str) -> str | None:
     return f"{path} ({type(value).__name__})"
 
 
+# How many lines a script or expression may run. BPMN scripts are small; a loop that never ends
+# must not hold a server thread (and on SQLite the write lock) for ever.
+LINE_BUDGET = 200_000
+
+
+def _run_limited(run):
+    """Run sandboxed code with a line budget, counted by a trace function on its own frames."""
+    remaining = [LINE_BUDGET]
+
+    def count_lines(frame, event, _arg):
+        if event == "line":
+            remaining[0] -= 1
+            if remaining[0] < 0:
+                raise ScriptRefused(f"the script ran more than {LINE_BUDGET} steps and was "
+                                    "stopped (an endless loop?)")
+        return count_lines
+
+    def on_call(frame, _event, _arg):
+        return count_lines if frame.f_code.co_filename == "<bpmn>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        return run()
+    finally:
+        sys.settrace(previous)
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates expressions and executes scripts with RestrictedPython.
 
@@ -143,13 +172,13 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression, context, external_context=None):
         code = _compile(expression.strip(), "eval")
         namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
-        return eval(code, namespace)  # noqa: S307 - compiled by RestrictedPython
+        return _run_limited(lambda: eval(code, namespace))  # noqa: S307 - RestrictedPython
 
     def execute(self, script, context, external_context=None):
         code = _compile(script, "exec")
         provided = {**self.globals, **(external_context or {}), **_GUARDS}
         namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
-        exec(code, namespace)  # noqa: S102 - compiled by RestrictedPython
+        _run_limited(lambda: exec(code, namespace))  # noqa: S102 - RestrictedPython
         results = {}
         for key, value in namespace.items():
             if key in provided and value is provided[key]:
