@@ -7,6 +7,7 @@ import os
 import tempfile
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -20,10 +21,14 @@ from api import create_app  # noqa: E402
 from api.cli import upgrade_database  # noqa: E402
 from api.extensions import db  # noqa: E402
 from engine.accounts import create_team, create_user, issue_token  # noqa: E402
+from engine.bpmn.registry import ProcessRegistry  # noqa: E402
 from engine.db import transaction  # noqa: E402
+from engine.forms import FormCatalog  # noqa: E402
 from engine.models import ADMIN, CASEWORKER, DESIGNER, LEADER, User  # noqa: E402
+from engine.services import Casework  # noqa: E402
 
 PASSWORD = "hemmeligt-kodeord"
+FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 
 # username, role, team keys (member), team keys (leads)
 USERS = (
@@ -108,6 +113,29 @@ def session(ctx):
 @pytest.fixture
 def casework(app):
     return app.extensions["casework"]
+
+
+@pytest.fixture(scope="session")
+def forms():
+    """The shipped forms."""
+    return FormCatalog.load(FORMS_DIR)
+
+
+@pytest.fixture
+def build_casework(tmp_path, session, forms):
+    """build_casework({file: xml}) deploys those processes and returns Casework over them."""
+    folder = tmp_path / "processes"
+    folder.mkdir()
+
+    def build(files: dict[str, str]) -> Casework:
+        for name, source in files.items():
+            (folder / name).write_text(source, encoding="utf-8")
+        registry = ProcessRegistry(folder, forms)
+        with transaction(session):
+            registry.deploy(session, "test")
+        return Casework(registry, forms)
+
+    return build
 
 
 def get_user(session, username: str) -> User:

@@ -36,11 +36,6 @@ PROCESSES_DIR = ROOT / "processes"
 FORMS_DIR = ROOT / "forms"
 
 
-@pytest.fixture(scope="module")
-def forms():
-    return FormCatalog.load(FORMS_DIR)
-
-
 def _user_task_specs(definition):
     specs = [definition.spec, *definition.subprocess_specs.values()]
     return {t.bpmn_id: t for s in specs for t in s.task_specs.values()

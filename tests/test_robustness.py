@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -32,20 +31,11 @@ from sqlalchemy import delete, select, update
 from api import scheduler
 from engine.accounts import create_user
 from engine.bpmn import runtime
-from engine.bpmn.registry import ProcessRegistry
 from engine.clock import now
 from engine.db import transaction
-from engine.forms import FormCatalog
 from engine.models import CASEWORKER, AuditEvent, Instance, Membership, Task, Team
-from engine.services import Casework
 
-FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 JSON = "application/json"
-
-
-@pytest.fixture(scope="module")
-def forms():
-    return FormCatalog.load(FORMS_DIR)
 
 
 def _post_raw(client, url, text):
@@ -320,23 +310,6 @@ def test_citizen_name_change_is_recorded_on_all_the_citizens_cases(api, second_w
 
 
 # -- casework over small processes in a tmp folder --------------------------------------------
-
-@pytest.fixture
-def build_casework(tmp_path, session, forms):
-    """Deploy the given {file: xml} processes and return Casework over them."""
-    folder = tmp_path / "processes"
-    folder.mkdir()
-
-    def build(files: dict[str, str]) -> Casework:
-        for name, text in files.items():
-            (folder / name).write_text(text, encoding="utf-8")
-        registry = ProcessRegistry(folder, forms)
-        with transaction(session):
-            registry.deploy(session, "test")
-        return Casework(registry, forms)
-
-    return build
-
 
 def _open(session, casework, process_id, username="sagsbehandler"):
     with transaction(session):

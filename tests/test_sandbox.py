@@ -33,21 +33,12 @@ from engine.bpmn.sandbox import (
 )
 from engine.db import transaction
 from engine.errors import Conflict, ProcessDefinitionError
-from engine.forms import FormCatalog
 from engine.models import AuditEvent, Instance, Task
-from engine.services import Casework
-
-FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 
 
 @pytest.fixture
 def env():
     return RestrictedEnvironment(dict(DEFAULT_GLOBALS))
-
-
-@pytest.fixture(scope="module")
-def forms():
-    return FormCatalog.load(FORMS_DIR)
 
 
 # -- escapes the compiler refuses ----------------------------------------------------------
@@ -204,23 +195,6 @@ def test_deploy_refuses_a_file_whose_script_escapes_the_sandbox(tmp_path, forms,
 
 
 # -- run time: the instance goes to error, nothing escapes, retry moves it on ---------------
-
-@pytest.fixture
-def build_casework(tmp_path, session, forms):
-    """Deploy the given {file: xml} processes and return Casework over them."""
-    folder = tmp_path / "processes"
-    folder.mkdir()
-
-    def build(files: dict[str, str]) -> Casework:
-        for name, text in files.items():
-            (folder / name).write_text(text, encoding="utf-8")
-        registry = ProcessRegistry(folder, forms)
-        with transaction(session):
-            registry.deploy(session, "test")
-        return Casework(registry, forms)
-
-    return build
-
 
 def _open(session, casework, process_id, username="sagsbehandler"):
     with transaction(session):
