@@ -161,6 +161,18 @@ def serve(host, port, threads, scheduler):
     waitress_serve(app, host=host, port=port, threads=threads, ident="sagsflow")
 
 
+@main.command()
+def scheduler():
+    """Run only the timer scheduler, in the foreground (any number may run at once)."""
+    from .scheduler import start_scheduler, tick
+
+    app = _app()
+    click.echo(f"scheduler: firing due timers every {app.config['SCHEDULER_INTERVAL_SECONDS']} s")
+    moved = tick(app)  # catch up at once after a stop
+    click.echo(f"caught up: {moved} instance(s) moved")
+    start_scheduler(app, blocking=True)
+
+
 @main.group()
 def users():
     """User accounts."""
