@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from engine.accounts import purge_expired_tokens
 from engine.db import transaction
 from engine.errors import Conflict
 
@@ -30,6 +31,8 @@ def tick(app: Flask, batch: int = 100, max_seconds: float = 60.0) -> int:
     moved = 0
     deadline = time.monotonic() + max_seconds
     with app.app_context():
+        with transaction(db.session) as session:
+            purge_expired_tokens(session)
         while time.monotonic() < deadline:
             with transaction(db.session) as session:
                 due = casework.due_instance_ids(session, batch)

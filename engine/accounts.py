@@ -115,3 +115,8 @@ def deactivate(session: Session, user: User) -> None:
     """The user can no longer log in; their tokens stop working at once."""
     user.active = False
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+
+def purge_expired_tokens(session: Session) -> int:
+    """Delete tokens past their lifetime (they no longer work anyway)."""
+    return session.execute(delete(ApiToken).where(ApiToken.expires_at <= now())).rowcount

@@ -245,3 +245,19 @@ def test_logout_revokes_only_the_token_it_was_sent_with(app):
     assert client.post("/api/v1/auth/logout", headers=_bearer(first)).status_code == 204
     assert client.get("/api/v1/cases", headers=_bearer(first)).status_code == 401
     assert client.get("/api/v1/cases", headers=_bearer(second)).status_code == 200
+
+
+def test_scheduler_tick_purges_expired_tokens_only(app):
+    from api.scheduler import tick
+
+    client = app.test_client()
+    old = _login(client, "sagsbehandler").get_json()["token"]
+    with time_machine.travel(now() + timedelta(hours=13), tick=False):
+        fresh = _login(client, "sagsbehandler").get_json()["token"]
+        tick(app)
+        with app.app_context():
+            remaining = db.session.scalars(select(ApiToken.token_hash)).all()
+            db.session.remove()
+        assert len(remaining) == 1
+        assert client.get("/api/v1/cases", headers=_bearer(fresh)).status_code == 200
+        assert client.get("/api/v1/cases", headers=_bearer(old)).status_code == 401
