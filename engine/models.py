@@ -52,7 +52,6 @@ ROLES = (CASEWORKER, LEADER, DESIGNER, ADMIN)
 
 # Case statuses; expected and dormant cases do not count as active.
 CASE_STATUSES = ("expected", "active", "dormant", "closed")
-ACTIVE_CASE_STATUSES = ("active",)
 
 # Instance statuses.
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
