@@ -10,6 +10,7 @@ import time
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from engine.accounts import purge_expired_tokens
 from engine.db import transaction
@@ -56,6 +57,9 @@ def _fire(casework, instance_id: int) -> str | None:
             return FIRED if casework.fire_due_timers(session, instance_id) else None
     except Conflict:
         return None  # a user changed the case meanwhile; the next tick looks again
+    except OperationalError:  # the database is away or busy: not the instance's fault
+        log.exception("timer tick could not reach the database for instance %s", instance_id)
+        return None
     except Exception as exc:  # one broken instance must not stop the others
         log.exception("timer tick failed for instance %s", instance_id)
         with transaction(db.session) as session:

@@ -45,6 +45,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-throughput", action="store_true")
     p.add_argument("--sqlite-throughput", action="store_true",
                    help="run the throughput benchmark on SQLite too")
+    p.add_argument("--no-scheduler-bench", action="store_true",
+                   help="skip the scheduler throughput benchmark (PostgreSQL)")
+    p.add_argument("--scheduler-only", action="store_true",
+                   help="PostgreSQL: only the scheduler throughput benchmark")
+    p.add_argument("--scheduler-instances", type=int, default=10_000,
+                   help="due instances per scheduler run")
+    p.add_argument("--scheduler-processes", default="1,4",
+                   help="comma-separated numbers of `sagsflow scheduler` processes to measure")
+    p.add_argument("--scheduler-timeout", type=float, default=600.0,
+                   help="seconds each scheduler run may take")
     p.add_argument("--profile", action="store_true",
                    help="profile the server (cProfile) during the single-client phases and "
                         "print where the time goes")
@@ -54,6 +64,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--clients must be 1 to 160 (8 caseworkers of each of the 20 teams)")
     if not 0 <= args.race_pairs <= 20:
         p.error("--race-pairs must be 0 to 20 (one team each)")
+    try:
+        args.scheduler_processes = [int(n) for n in args.scheduler_processes.split(",")]
+    except ValueError:
+        p.error("--scheduler-processes must be numbers separated by commas, e.g. 1,4")
+    if args.scheduler_only and args.no_scheduler_bench:
+        p.error("--scheduler-only and --no-scheduler-bench exclude each other")
     if args.n < 1 or args.warmup < 0 or args.scale <= 0:
         p.error("--n must be at least 1, --warmup at least 0, --scale above 0")
     return args
@@ -85,8 +101,13 @@ def main(argv=None) -> int:
     try:
         for name, make_url in targets:
             try:
-                results["databases"][name] = run_database(name, make_url(), args, workdir,
-                                                          profiles_dir)
+                if args.scheduler_only and name != "postgresql":
+                    continue
+                res = ({} if args.scheduler_only else
+                       run_database(name, make_url(), args, workdir, profiles_dir))
+                if name == "postgresql" and not args.no_scheduler_bench:
+                    res["scheduler"] = run_scheduler_bench(args, workdir)
+                results["databases"][name] = res
             except Exception as exc:  # noqa: BLE001 - report it, go on with the next database
                 traceback.print_exc()
                 results["databases"][name] = {"error": f"{exc.__class__.__name__}: {exc}"}
@@ -258,6 +279,36 @@ def run_throughput(app, town, server, args, single_median_ms, meter) -> dict:
             "time was up; use --count for a fixed amount of work")
     _print_errors("throughput", result["errors"])
     return result
+
+
+def run_scheduler_bench(args, workdir: Path) -> dict:
+    """Due reply deadlines fired by 1 and by 4 `sagsflow scheduler` processes (PostgreSQL);
+    each run in a freshly emptied --pg-database."""
+    from api import create_app
+    from api.cli import upgrade_database
+
+    from . import scheduler
+    from .dataset import prepare_postgres
+
+    def make_app():
+        url = prepare_postgres(args.pg_url, args.pg_database)
+        upgrade_database(url)
+        return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret"})
+
+    runs = {}
+    for processes in args.scheduler_processes:
+        log(f"== scheduler throughput: {args.scheduler_instances} due timers, "
+            f"{processes} `sagsflow scheduler` process(es), tick 1 s")
+        run = scheduler.throughput(make_app, args.scheduler_instances, processes, workdir,
+                                   args.scheduler_timeout, log)
+        check = run["exactly_once"]
+        log(f"  {run['instances_per_s']} instances/s ({run['firing_s']} s from the first to "
+            f"the last firing; {run['wall_instances_per_s']}/s counting start-up, "
+            f"{run['wall_s']} s); fired exactly once: {check['fired_once']}, anomalies "
+            f"{check['anomaly_count']}, in error {check['in_error']}")
+        runs[str(processes)] = run
+    return {"runs": runs, "note": "instances/s from the first to the last timer_fired audit "
+                                  "event; wall figures include process start-up"}
 
 
 def _cpu_text(cpu: dict | None) -> str:

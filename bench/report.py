@@ -7,6 +7,7 @@ from pathlib import Path
 
 TARGET_COMPLETE_MEDIAN_MS = 20.0
 TARGET_INBOX_P95_MS = 25.0
+TARGET_SCHEDULER_PER_S = 150.0  # with 4 scheduler processes
 
 
 def _fmt(value, digits=2) -> str:
@@ -33,8 +34,9 @@ def rows_for(name: str, res: dict) -> list[list[str]]:
         return rows
     setup = res.get("setup", {})
     counts = setup.get("counts", {})
-    add(f"setup: {counts.get('cases')} cases, {counts.get('open_tasks')} open tasks (s)",
-        setup.get("total_s"))
+    if setup:
+        add(f"setup: {counts.get('cases')} cases, {counts.get('open_tasks')} open tasks (s)",
+            setup.get("total_s"))
     comp = res.get("complete")
     mem = res.get("in_memory")
     if comp:
@@ -91,6 +93,15 @@ def rows_for(name: str, res: dict) -> list[list[str]]:
                 check["tasks_completed_once"], None, f"= {rc['tasks']}",
                 check["tasks_completed_once"] == rc["tasks"]
                 and check["cases_one_step_on"] == rc["tasks"])
+    for processes, run in (res.get("scheduler") or {}).get("runs", {}).items():
+        check = run["exactly_once"]
+        four = processes == "4"
+        add(f"scheduler, {processes} process(es), {run['instances']} due timers (instances/s)",
+            run["instances_per_s"], None, f">= {TARGET_SCHEDULER_PER_S:g}" if four else "",
+            (run["instances_per_s"] or 0) >= TARGET_SCHEDULER_PER_S if four else None)
+        add("  timers fired exactly once", check["fired_once"], None,
+            f"= {run['instances']}", check["anomaly_count"] == 0
+            and check["fired_once"] == run["instances"] and check["in_error"] == 0)
     return rows
 
 
