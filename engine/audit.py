@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from .clock import now
@@ -19,6 +19,15 @@ def record(session: Session, case_id: int | None, kind: str, actor: User | None 
 
 def log_access(session: Session, user: User, case_id: int | None, action: str) -> None:
     session.add(AccessLog(at=now(), user_id=user.id, case_id=case_id, action=action))
+
+
+def log_list_access(session: Session, user: User, case_ids, action: str) -> None:
+    """A list shows names and masked CPR numbers: log each case it showed, in one insert."""
+    moment = now()
+    rows = [{"at": moment, "user_id": user.id, "case_id": case_id, "action": action}
+            for case_id in dict.fromkeys(case_ids)]
+    if rows:
+        session.execute(insert(AccessLog), rows)
 
 
 def timeline(session: Session, case_id: int) -> list[AuditEvent]:

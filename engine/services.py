@@ -221,7 +221,7 @@ class Casework:
             .order_by(Case.received_at.desc(), Case.id.desc())
             .limit(per_page).offset((page - 1) * per_page)
         ))
-        audit.log_access(session, user, None, "list_cases")
+        audit.log_list_access(session, user, [c.id for c in items], "list_cases")
         return Page(items, total, page, per_page)
 
     def update_case(self, session: Session, user: User, case_id: int, *,
@@ -319,6 +319,7 @@ class Casework:
             .order_by(Task.due_at.asc().nulls_last(), Task.id)
             .limit(per_page).offset((page - 1) * per_page)
         ))
+        audit.log_list_access(session, user, [t.case_id for t in items], "list_tasks")
         return Page(items, total, page, per_page)
 
     def _task(self, session: Session, user: User, task_id: str) -> Task:

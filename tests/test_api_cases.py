@@ -413,3 +413,22 @@ def test_leader_sees_the_cases_of_the_team_they_lead_only(api, leader, own, othe
     assert [c["id"] for c in page["items"]] == [mine["id"]]
     assert api(leader).get(f"/api/v1/cases/{mine['id']}").status_code == 200
     assert api(leader).get(f"/api/v1/cases/{theirs['id']}").status_code == 403
+
+
+def test_lists_log_every_case_they_show_to_whom(app, api):
+    first = _open(api("sagsbehandler"))
+    second = _open(api("sagsbehandler"), cpr="0202031234")
+    reader = api("sagsbehandler3")
+    assert reader.get("/api/v1/tasks?scope=team").status_code == 200
+    assert reader.get("/api/v1/cases").status_code == 200
+    assert api("sagsbehandler2").get("/api/v1/tasks?scope=all").get_json()["total"] == 0
+    with app.app_context():
+        user_id = get_user(db.session, "sagsbehandler3").id
+        rows = db.session.scalars(select(AccessLog).where(
+            AccessLog.action.in_(["list_tasks", "list_cases"]))).all()
+        db.session.remove()
+    logged = sorted((r.user_id, r.case_id, r.action) for r in rows)
+    assert logged == sorted([(user_id, first["id"], "list_tasks"),
+                             (user_id, second["id"], "list_tasks"),
+                             (user_id, first["id"], "list_cases"),
+                             (user_id, second["id"], "list_cases")])
