@@ -35,8 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["deadlines"] = load_catalogue(
         Path(app.config["PROCESSES_DIR"]), app.config["DEADLINE_OVERRIDES"])
     forms = FormCatalog.load(Path(app.config["FORMS_DIR"]))
-    registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms)
-    app.extensions["casework"] = Casework(registry, forms)
+    registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms,
+                               set(app.extensions["deadlines"].keys()))
+    app.extensions["casework"] = Casework(registry, forms, app.extensions["deadlines"])
 
     api.init_app(app)
     api.spec.components.security_scheme(

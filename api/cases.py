@@ -16,6 +16,7 @@ def _case_body(session, case):
             "id", "number", "process_id", "process_version", "status", "received_at",
             "created_at", "closed_at", "team", "caseworker", "citizen")},
         "open_tasks": service.open_tasks_of_case(session, case),
+        "deadlines": service.case_deadlines(session, case),
         "instances": service.case_instances(session, case),
         "timeline": service.timeline(session, case),
     }

@@ -319,6 +319,7 @@ def timers_tick():
 def check(files):
     """Parse and validate BPMN/DMN files (default: everything in processes/)."""
     from engine.bpmn.registry import parse_sources
+    from engine.deadlines import load_catalogue
     from engine.forms import FormCatalog
 
     from .config import load_config
@@ -328,7 +329,9 @@ def check(files):
         p for p in Path(config["PROCESSES_DIR"]).iterdir() if p.suffix in (".bpmn", ".dmn"))
     try:
         forms = FormCatalog.load(Path(config["FORMS_DIR"]))
-        definitions = parse_sources({p.name: p.read_text(encoding="utf-8") for p in paths}, forms)
+        deadlines = load_catalogue(Path(config["PROCESSES_DIR"]), config["DEADLINE_OVERRIDES"])
+        definitions = parse_sources({p.name: p.read_text(encoding="utf-8") for p in paths},
+                                    forms, set(deadlines.keys()))
     except SagsflowError as exc:
         _fail(exc.message)
     except UnicodeDecodeError as exc:

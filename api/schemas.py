@@ -197,8 +197,19 @@ class CaseSummary(Schema):
     citizen = fields.Nested(CitizenMasked)
 
 
+class DeadlineOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    legal_basis = fields.String()
+    start_at = fields.DateTime()
+    due_at = fields.DateTime()
+    met_at = fields.DateTime(allow_none=True)
+    state = fields.String(metadata={"description": "open, overdue or met"})
+
+
 class CaseOut(CaseSummary):
     citizen = fields.Nested(CitizenOut)
+    deadlines = fields.List(fields.Nested(DeadlineOut))
     open_tasks = fields.List(fields.Nested(TaskOut))
     instances = fields.List(fields.Nested(InstanceOut))
     timeline = fields.List(fields.Nested(EventOut))

@@ -210,6 +210,28 @@ class Task(Base):
         return [g for g in self.candidate_groups.split(",") if g]
 
 
+class CaseDeadline(Base):
+    """A statutory deadline of a case, started by its process (see engine/deadlines)."""
+
+    __tablename__ = "case_deadlines"
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(String(500))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def state(self) -> str:
+        if self.met_at is not None:
+            return "met"
+        return "overdue" if self.due_at < datetime.now(timezone.utc) else "open"
+
+
 class AuditEvent(Base):
     """Append-only history of a case: what happened, who did it, with what data."""
 

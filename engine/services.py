@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session, joinedload
 from . import audit
 from .bpmn import runtime
 from .bpmn.registry import ProcessRegistry
+from .bpmn.sandbox import create_script_engine
+from .bpmn.specs import describe_element
 from .clock import local_date, now
 from .cpr import normalize_cpr
+from .deadlines.catalogue import DeadlineCatalogue
+from .deadlines.functions import deadline_functions, started_deadlines
 from .errors import Conflict, NotFound, ValidationFailed
 from .forms import FormCatalog
 from .models import (
@@ -30,6 +34,7 @@ from .models import (
     READY,
     RUNNING,
     Case,
+    CaseDeadline,
     Citizen,
     Instance,
     ProcessVersion,
@@ -62,7 +67,7 @@ class Page:
 
 TASK_SCOPES = ("mine", "team", "unassigned", "all")
 # Task data the case itself provides; not to be set by forms or retries.
-CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "modtaget_dato")
+CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "modtaget_dato", "modtaget_tidspunkt")
 
 
 def _like_escape(value: str) -> str:
@@ -72,9 +77,14 @@ def _like_escape(value: str) -> str:
 class Casework:
     """The use cases. Holds the parsed processes and forms; holds no per-request state."""
 
-    def __init__(self, registry: ProcessRegistry, forms: FormCatalog):
+    def __init__(self, registry: ProcessRegistry, forms: FormCatalog,
+                 deadlines: DeadlineCatalogue | None = None):
         self.registry = registry
         self.forms = forms
+        self.deadlines = deadlines
+        # Scripts and expressions reach the deadline catalogue through these functions.
+        self.script_engine = create_script_engine(
+            context_functions=deadline_functions(deadlines) if deadlines else None)
 
     # -- processes -----------------------------------------------------------------------
 
@@ -155,7 +165,7 @@ class Casework:
             audit.record(session, case.id, "received_date_backdated", user,
                          received_at=received_at.isoformat(), created_at=created.isoformat())
 
-        workflow = runtime.start(definition, self._case_data(case))
+        workflow = runtime.start(definition, self._case_data(case), self.script_engine)
         instance = Instance(case_id=case.id, process_version_id=version.id, status=RUNNING,
                             serialized="", updated_at=created)
         session.add(instance)
@@ -194,6 +204,7 @@ class Casework:
             "sagsnummer": case.number,
             "borger_navn": case.citizen.name,
             "modtaget_dato": local_date(case.received_at).isoformat(),
+            "modtaget_tidspunkt": case.received_at.isoformat(),
         }
 
     def get_case(self, session: Session, user: User, case_id: int) -> Case:
@@ -263,7 +274,7 @@ class Casework:
         for instance in self.case_instances(session, case):
             if instance.status == COMPLETED:
                 continue
-            workflow = runtime.load(self.registry.serializer, instance.serialized)
+            workflow = self._load(instance)
             runtime.update_data(workflow, self._case_data(case))
             instance.serialized = runtime.dump(self.registry.serializer, workflow)
             instance.updated_at = now()
@@ -337,7 +348,7 @@ class Casework:
         prefill = {}
         if task.state == READY and form is not None:
             instance = session.get(Instance, task.instance_id)
-            workflow = runtime.load(self.registry.serializer, instance.serialized)
+            workflow = self._load(instance)
             spiff_task = runtime.find_task(workflow, task.id)
             prefill = form.prefill(spiff_task.data)
         return task, prefill
@@ -395,7 +406,7 @@ class Casework:
         if instance.status == ERROR:
             raise Conflict(f"the case is in error and must be retried first: "
                            f"{instance.error_message}")
-        workflow = runtime.load(self.registry.serializer, instance.serialized)
+        workflow = self._load(instance)
         failure = runtime.complete_user_task(workflow, task.id, data)
         moment = now()
         task.state = DONE
@@ -430,7 +441,7 @@ class Casework:
         if instance is None:
             return []  # another scheduler took it, or it is no longer due
         case = session.get(Case, instance.case_id)
-        workflow = runtime.load(self.registry.serializer, instance.serialized)
+        workflow = self._load(instance)
         fired, failure = runtime.fire_due_timers(workflow)
         for spec in fired:
             audit.record(session, case.id, "timer_fired", None, timer=spec.bpmn_id,
@@ -457,18 +468,21 @@ class Casework:
         if bad:
             raise ValidationFailed("cannot retry with that data", {
                 k: ["must be a plain name (letters, digits, _), not start with _, and not be "
-                    "case data (sagsnummer, borger_navn, modtaget_dato)"] for k in bad})
+                    "case data (" + ", ".join(CASE_DATA_KEYS) + ")"] for k in bad})
         instance = session.scalar(
             select(Instance).where(Instance.case_id == case.id, Instance.status == ERROR))
         if instance is None:
             raise Conflict(f"case {case.number} is not in error")
-        workflow = runtime.load(self.registry.serializer, instance.serialized)
+        workflow = self._load(instance)
         failure = runtime.retry(workflow, data)
         audit.record(session, case.id, "retried", user, data=data or {})
         self._save(session, case, instance, workflow, failure)
         return case
 
     # -- saving --------------------------------------------------------------------------
+
+    def _load(self, instance: Instance):
+        return runtime.load(self.registry.serializer, instance.serialized, self.script_engine)
 
     def _save(self, session: Session, case: Case, instance: Instance, workflow,
               failure: runtime.EngineFailure | None) -> None:
@@ -490,7 +504,36 @@ class Casework:
             instance.status = RUNNING
             instance.error_message = instance.error_element = None
         self._project_tasks(session, case, instance, workflow, moment)
+        self._record_deadlines(session, case, workflow, moment)
         session.flush()
+
+    def _record_deadlines(self, session: Session, case: Case, workflow, moment) -> None:
+        """Deadlines the process started become (or update) rows of the case."""
+        started = started_deadlines(workflow)
+        if not started or self.deadlines is None:
+            return
+        rows = {row.key: row for row in session.scalars(
+            select(CaseDeadline).where(CaseDeadline.case_id == case.id))}
+        for key, times in started.items():
+            start_at = datetime.fromisoformat(times["start"]).astimezone(timezone.utc)
+            due_at = datetime.fromisoformat(times["due"]).astimezone(timezone.utc)
+            row = rows.get(key)
+            if row is None:
+                entry = self.deadlines.get(key)
+                session.add(CaseDeadline(
+                    case_id=case.id, key=key, title=entry.title,
+                    legal_basis="; ".join(str(ref) for ref in entry.legal_basis),
+                    start_at=start_at, due_at=due_at, created_at=moment))
+                audit.record(session, case.id, "deadline_started", None, key=key,
+                             due_at=due_at.isoformat())
+            elif (row.start_at, row.due_at) != (start_at, due_at):
+                audit.record(session, case.id, "deadline_changed", None, key=key,
+                             old=row.due_at.isoformat(), new=due_at.isoformat())
+                row.start_at, row.due_at = start_at, due_at
+
+    def case_deadlines(self, session: Session, case: Case) -> list[CaseDeadline]:
+        return list(session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)
+                                    .order_by(CaseDeadline.due_at)))
 
     def _project_tasks(self, session: Session, case: Case, instance: Instance, workflow,
                        moment: datetime) -> None:
@@ -518,7 +561,8 @@ class Casework:
                 row.follow_up_at = runtime.resolve_date(spiff_task, spec.follow_up_date, moment)
             except Exception as exc:  # a bad date expression must not hide the task
                 audit.record(session, case.id, "error", None, task_id,
-                             message=f"cannot compute the due date: {exc}", element=spec.bpmn_id)
+                             message=f"cannot compute the due date: {runtime.error_text(exc)}",
+                             element=describe_element(spec))
             row.assignee_id = self._default_assignee(session, case, spec, row)
             session.add(row)
             audit.record(session, case.id, "task_created", None, task_id, task=row.name,

@@ -26,6 +26,7 @@ from engine.bpmn import runtime
 from engine.bpmn.registry import ProcessRegistry, parse_sources, read_folder
 from engine.bpmn.specs import CaseUserTask
 from engine.db import transaction
+from engine.deadlines import load_catalogue
 from engine.errors import NotFound, ProcessDefinitionError
 from engine.forms import FormCatalog
 from engine.models import Instance, ProcessVersion
@@ -162,7 +163,9 @@ def project_copy(tmp_path):
 
 def _casework(folder: Path) -> Casework:
     forms = FormCatalog.load(folder / "forms")
-    return Casework(ProcessRegistry(folder / "processes", forms), forms)
+    deadlines = load_catalogue(folder / "processes")
+    return Casework(ProcessRegistry(folder / "processes", forms, set(deadlines.keys())), forms,
+                    deadlines)
 
 
 def _versions(session, process_id):

@@ -91,11 +91,12 @@ def _hash_sources(sources: dict[str, str]) -> str:
 
 
 def parse_sources(
-    sources: dict[str, str], forms: FormCatalog | None
+    sources: dict[str, str], forms: FormCatalog | None, deadline_keys=None
 ) -> dict[str, ProcessDefinition]:
     """Parse and validate a set of BPMN/DMN files given as {file name: XML text}.
 
-    Raises ProcessDefinitionError naming the file and element of the first problem.
+    `forms` and `deadline_keys`, when given, are what user tasks and deadline functions may
+    name. Raises ProcessDefinitionError naming the file and element of the first problem.
     """
     parser = CaseParser(validator=BpmnValidator())
     for filename in sorted(sources):
@@ -149,7 +150,7 @@ def parse_sources(
         user_tasks = []
         for process_spec in [spec, *subprocess_specs.values()]:
             filename = parser.get_process_parser(process_spec.name).filename
-            user_tasks.extend(_check_process(filename, process_spec, forms))
+            user_tasks.extend(_check_process(filename, process_spec, forms, deadline_keys))
         definitions[pid] = ProcessDefinition(
             process_id=pid,
             name=spec.description or pid,
@@ -176,9 +177,24 @@ def _describe(filename: str, exc: Exception) -> str:
     return f"{filename}: {location + ': ' if location else ''}{message}"
 
 
-def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> list:
+_DEADLINE_CALL = re.compile(r"""\b(?:start_)?deadline\(\s*["']([^"']*)["']""")
+
+
+def _check_deadline_keys(where: str, texts, deadline_keys) -> None:
+    if deadline_keys is None:
+        return
+    for text in texts:
+        for key in _DEADLINE_CALL.findall(text or ""):
+            if key not in deadline_keys:
+                raise ProcessDefinitionError(
+                    f"{where}: unknown deadline {key!r} (not in processes/deadlines.toml)")
+
+
+def _check_process(filename: str, process_spec, forms: FormCatalog | None,
+                   deadline_keys=None) -> list:
     """Casework rules SpiffWorkflow does not check: scripts and expressions compile in the
-    sandbox, every user task names a form that exists and who may do it."""
+    sandbox, every deadline they name exists, every user task names a form that exists and
+    who may do it."""
     user_tasks = []
     if len(process_spec.name) > MAX_ID or len(process_spec.description or "") > MAX_NAME:
         raise ProcessDefinitionError(
@@ -210,6 +226,12 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None) -> li
                         f"\"{bare}\" (with quotes)")
             if expression:
                 check_expression(expression)
+            conditions = [getattr(c, "args", [c])[0] for c, _t in
+                          getattr(task_spec, "cond_task_specs", []) or [] if c]
+            _check_deadline_keys(where, [script, expression, *conditions,
+                                         getattr(task_spec, "due_date", None),
+                                         getattr(task_spec, "follow_up_date", None)],
+                                 deadline_keys)
         except ScriptRefused as exc:
             raise ProcessDefinitionError(f"{where}: script refused by the sandbox: {exc}") from None
         except SyntaxError as exc:
@@ -285,11 +307,11 @@ class ProcessRegistry:
     the sources stored with their deployment, so every deployed version stays loadable.
     """
 
-    def __init__(self, folder: Path, forms: FormCatalog):
+    def __init__(self, folder: Path, forms: FormCatalog, deadline_keys=None):
         self.folder = Path(folder)
         self.forms = forms
         self.serializer = create_serializer()
-        self.current = parse_sources(read_folder(self.folder), forms)
+        self.current = parse_sources(read_folder(self.folder), forms, deadline_keys)
         self._by_version: dict[int, ProcessDefinition] = {}
         self._lock = threading.Lock()
 

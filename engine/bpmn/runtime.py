@@ -29,19 +29,19 @@ class EngineFailure:
     element: str | None
 
 
-def start(definition: ProcessDefinition, data: dict) -> BpmnWorkflow:
+def start(definition: ProcessDefinition, data: dict, script_engine=SCRIPT_ENGINE) -> BpmnWorkflow:
     workflow = BpmnWorkflow(
-        definition.spec, definition.subprocess_specs, script_engine=SCRIPT_ENGINE
+        definition.spec, definition.subprocess_specs, script_engine=script_engine
     )
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
     return workflow
 
 
-def load(serializer, serialized: str) -> BpmnWorkflow:
+def load(serializer, serialized: str, script_engine=SCRIPT_ENGINE) -> BpmnWorkflow:
     workflow = serializer.deserialize_json(serialized)
     # The script engine is not serialized: set it after every load.
-    workflow.script_engine = SCRIPT_ENGINE
+    workflow.script_engine = script_engine
     return workflow
 
 
@@ -66,16 +66,23 @@ def run_engine(workflow: BpmnWorkflow) -> EngineFailure | None:
     return None
 
 
+def error_text(exc: Exception) -> str:
+    """The message of an engine error with the error it wraps: SpiffWorkflow says "Error
+    evaluating expression …" and keeps the reason only as the exception's context."""
+    message = str(exc).strip()
+    inner = exc.__cause__ or exc.__context__
+    if inner is not None and str(inner) not in message:
+        message = f"{message} ({inner.__class__.__name__}: {inner})"
+    elif getattr(exc, "error_type", None) and exc.error_type not in message:
+        message = f"{message} ({exc.error_type})"
+    return message
+
+
 def _failure(exc: Exception) -> EngineFailure:
     task = getattr(exc, "task", None)
     spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
     element = describe_element(spec) if spec is not None else None
-    message = str(exc)
-    inner = getattr(exc, "error_type", None) or (exc.__cause__.__class__.__name__
-                                                 if exc.__cause__ else None)
-    if inner and inner not in message:
-        message = f"{message} ({inner})"
-    return EngineFailure(message=message, element=element)
+    return EngineFailure(message=error_text(exc), element=element)
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list:
@@ -165,7 +172,7 @@ def resolve_date(task, expression: str | None, created: datetime) -> datetime | 
         return None
     value = expression.strip()
     if not value.startswith("P"):
-        value = SCRIPT_ENGINE.evaluate(task, value)
+        value = task.workflow.script_engine.evaluate(task, value)
     if isinstance(value, str) and not value.startswith("P"):
         value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):

@@ -167,17 +167,29 @@ def _run_limited(run):
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates expressions and executes scripts with RestrictedPython.
 
-    The guards come last in the namespace, so that no task data can replace them."""
+    `context_functions` maps a name to a factory that, given the dict the code reads and
+    writes its task data in, returns the function scripts call by that name (e.g. deadline
+    functions that record what they start in the task data). The guards come last in the
+    namespace, so that no task data can replace them."""
+
+    def __init__(self, environment_globals=None, context_functions=None):
+        super().__init__(environment_globals)
+        self.context_functions = dict(context_functions or {})
+
+    def _functions(self, store: dict) -> dict:
+        return {name: factory(store) for name, factory in self.context_functions.items()}
 
     def evaluate(self, expression, context, external_context=None):
         code = _compile(expression.strip(), "eval")
-        namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
+        namespace = {**self.globals, **(external_context or {}), **context,
+                     **self._functions(context), **_GUARDS}
         return _run_limited(lambda: eval(code, namespace))  # noqa: S307 - RestrictedPython
 
     def execute(self, script, context, external_context=None):
         code = _compile(script, "exec")
         provided = {**self.globals, **(external_context or {}), **_GUARDS}
         namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
+        namespace.update(self._functions(namespace))
         _run_limited(lambda: exec(code, namespace))  # noqa: S102 - RestrictedPython
         results = {}
         for key, value in namespace.items():
@@ -198,7 +210,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
 
-def create_script_engine(extra_globals: dict | None = None) -> PythonScriptEngine:
-    return PythonScriptEngine(
-        environment=RestrictedEnvironment({**DEFAULT_GLOBALS, **(extra_globals or {})})
-    )
+def create_script_engine(extra_globals: dict | None = None,
+                         context_functions: dict | None = None) -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment(
+        {**DEFAULT_GLOBALS, **(extra_globals or {})}, context_functions))
