@@ -93,10 +93,10 @@ def in_memory(casework, n: int, warmup: int) -> dict:
     definition = casework.registry.current[PROCESS]
     serializer = casework.registry.serializer
     case_data = {"sagsnummer": "2026-000001", "borger_navn": "Emil Hansen",
-                 "modtaget_dato": "2026-11-20"}
+                 "modtaget_dato": "2026-11-20", "modtaget_tidspunkt": "2026-11-20T09:00:00+01:00"}
 
     def fresh():
-        workflow = runtime.start(definition, dict(case_data))
+        workflow = runtime.start(definition, dict(case_data), casework.script_engine)
         failure = runtime.run_engine(workflow)
         assert failure is None, failure
         return workflow, str(runtime.ready_user_tasks(workflow)[0].id)
@@ -118,7 +118,7 @@ def in_memory(casework, n: int, warmup: int) -> dict:
     loads, runs, dumps, totals = [], [], [], []
     for i in range(warmup + n):
         t0 = time.perf_counter()
-        workflow = runtime.load(serializer, serialized)
+        workflow = runtime.load(serializer, serialized, casework.script_engine)
         t1 = time.perf_counter()
         failure = runtime.complete_user_task(workflow, task_id, dict(FIRST_TASK_DATA))
         t2 = time.perf_counter()
