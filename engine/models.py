@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .clock import now
+
 
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""
@@ -229,7 +231,7 @@ class CaseDeadline(Base):
     def state(self) -> str:
         if self.met_at is not None:
             return "met"
-        return "overdue" if self.due_at < datetime.now(timezone.utc) else "open"
+        return "overdue" if self.due_at < now() else "open"
 
 
 class AuditEvent(Base):

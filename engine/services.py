@@ -19,7 +19,7 @@ from .bpmn.specs import describe_element
 from .clock import local_date, now
 from .cpr import normalize_cpr
 from .deadlines.catalogue import DeadlineCatalogue
-from .deadlines.functions import deadline_functions, started_deadlines
+from .deadlines.functions import deadline_functions, restart_deadlines, started_deadlines
 from .errors import Conflict, NotFound, ValidationFailed
 from .forms import FormCatalog
 from .models import (
@@ -70,6 +70,14 @@ TASK_SCOPES = ("mine", "team", "unassigned", "all")
 CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "modtaget_dato", "modtaget_tidspunkt")
 
 
+def _received_at_problem(received_at: datetime) -> str | None:
+    if received_at.tzinfo is None:
+        return "must include a time zone offset"
+    if received_at > now():
+        return "cannot be in the future"
+    return None
+
+
 def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -117,10 +125,9 @@ class Casework:
             fields["citizen.cpr"] = [str(exc)]
         if not (citizen.get("name") or "").strip():
             fields["citizen.name"] = ["required field is missing"]
-        if received_at.tzinfo is None:
-            fields["received_at"] = ["must include a time zone offset"]
-        elif received_at > now():
-            fields["received_at"] = ["cannot be in the future"]
+        problem = _received_at_problem(received_at)
+        if problem:
+            fields["received_at"] = [problem]
         if status not in CASE_STATUSES or status == "closed":
             fields["status"] = ["must be one of expected, active, dormant"]
         if team_id is None:
@@ -244,14 +251,15 @@ class Casework:
             raise Conflict(f"case {case.number} is closed; reopen it first")
         require_role(user, CASEWORKER, LEADER, ADMIN)
         if received_at is not None:
-            if received_at.tzinfo is None or received_at > now():
-                raise ValidationFailed("cannot change the received date", {
-                    "received_at": ["must include a time zone offset and not be in the future"]})
+            problem = _received_at_problem(received_at)
+            if problem:
+                raise ValidationFailed("cannot change the received date",
+                                       {"received_at": [problem]})
             received_at = received_at.astimezone(timezone.utc)
             audit.record(session, case.id, "received_date_changed", user,
                          old=case.received_at.isoformat(), new=received_at.isoformat())
-            case.received_at = received_at
-            self._update_case_data(session, case)
+            previous, case.received_at = case.received_at, received_at
+            self._update_case_data(session, case, previous)
         if status is not None and status != case.status:
             if status not in CASE_STATUSES:
                 raise ValidationFailed("unknown status",
@@ -269,15 +277,19 @@ class Casework:
         session.flush()
         return case
 
-    def _update_case_data(self, session: Session, case: Case) -> None:
-        """Give the running processes of a case what it now knows about itself."""
+    def _update_case_data(self, session: Session, case: Case, previous_received: datetime) -> None:
+        """Give the running processes of a case what it now knows about itself; deadlines
+        that ran from the old received date run from the new one."""
         for instance in self.case_instances(session, case):
             if instance.status == COMPLETED:
                 continue
             workflow = self._load(instance)
             runtime.update_data(workflow, self._case_data(case))
+            if self.deadlines is not None:
+                restart_deadlines(workflow, self.deadlines, previous_received, case.received_at)
             instance.serialized = runtime.dump(self.registry.serializer, workflow)
             instance.updated_at = now()
+            self._record_deadlines(session, case, workflow, instance.updated_at)
 
     def case_instances(self, session: Session, case: Case) -> list[Instance]:
         return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))
@@ -482,7 +494,11 @@ class Casework:
     # -- saving --------------------------------------------------------------------------
 
     def _load(self, instance: Instance):
-        return runtime.load(self.registry.serializer, instance.serialized, self.script_engine)
+        workflow = runtime.load(self.registry.serializer, instance.serialized,
+                                self.script_engine)
+        # What was started before this run: rows need writing only when it changes.
+        workflow.recorded_deadlines = started_deadlines(workflow)
+        return workflow
 
     def _save(self, session: Session, case: Case, instance: Instance, workflow,
               failure: runtime.EngineFailure | None) -> None:
@@ -510,7 +526,7 @@ class Casework:
     def _record_deadlines(self, session: Session, case: Case, workflow, moment) -> None:
         """Deadlines the process started become (or update) rows of the case."""
         started = started_deadlines(workflow)
-        if not started or self.deadlines is None:
+        if self.deadlines is None or started == getattr(workflow, "recorded_deadlines", {}):
             return
         rows = {row.key: row for row in session.scalars(
             select(CaseDeadline).where(CaseDeadline.case_id == case.id))}

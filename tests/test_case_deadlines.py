@@ -93,3 +93,20 @@ def test_deadline_that_was_never_started_puts_the_case_in_error(app, session, tm
     instance = session.scalar(select(Instance).where(Instance.case_id == case.id))
     assert instance.status == "running"  # the task is there, only its due date is missing
     assert session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)).all() == []
+
+
+def test_corrected_received_date_moves_the_deadlines_that_ran_from_it(app, api):
+    catalogue = app.extensions["deadlines"]
+    worker = api("sagsbehandler")
+    case = worker.post("/api/v1/cases", json=new_case_body(
+        received_at="2026-11-20T09:00:00+01:00")).get_json()
+    corrected = "2026-10-01T09:00:00+02:00"
+    response = worker.client.patch(f"/api/v1/cases/{case['id']}", headers=worker.headers,
+                                   json={"received_at": corrected})
+    assert response.status_code == 200, response.get_json()
+    [deadline] = response.get_json()["deadlines"]
+    assert datetime.fromisoformat(deadline["start_at"]) == datetime.fromisoformat(corrected)
+    assert datetime.fromisoformat(deadline["due_at"]) == catalogue.due(
+        "sel85_afgoerelse", datetime.fromisoformat(corrected))
+    changed = [e for e in response.get_json()["timeline"] if e["kind"] == "deadline_changed"]
+    assert [e["data"]["key"] for e in changed] == ["sel85_afgoerelse"]

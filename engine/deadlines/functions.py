@@ -29,7 +29,8 @@ def deadline_functions(catalogue: DeadlineCatalogue) -> dict:
             except SagsflowError as exc:
                 raise ValueError(exc.message) from None
             started = dict(store.get(DATA_KEY) or {})
-            started[key] = {"start": begun.isoformat(), "due": due.isoformat()}
+            started[key] = {"start": begun.isoformat(), "due": due.isoformat(),
+                            "variant": variant, "amount": amount}
             store[DATA_KEY] = started
             return due.isoformat()
 
@@ -54,3 +55,21 @@ def started_deadlines(workflow) -> dict[str, dict]:
     for task in workflow.get_tasks():
         found.update(task.data.get(DATA_KEY) or {})
     return found
+
+
+def restart_deadlines(workflow, catalogue: DeadlineCatalogue, old_start: datetime,
+                      new_start: datetime) -> None:
+    """Deadlines that ran from `old_start` (the case's received date, now corrected) run from
+    `new_start`, in the data of every task that carries them."""
+    for task in workflow.get_tasks():
+        started = task.data.get(DATA_KEY)
+        if not started:
+            continue
+        updated = dict(started)
+        for key, entry in started.items():
+            if datetime.fromisoformat(entry["start"]) != old_start:
+                continue
+            due = catalogue.due(key, new_start, variant=entry.get("variant"),
+                                amount=entry.get("amount"))
+            updated[key] = {**entry, "start": new_start.isoformat(), "due": due.isoformat()}
+        task.data[DATA_KEY] = updated
