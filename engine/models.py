@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -213,25 +214,76 @@ class Task(Base):
 
 
 class CaseDeadline(Base):
-    """A statutory deadline of a case, started by its process (see engine/deadlines)."""
+    """A statutory deadline of a case, started by its process (see engine/deadlines).
+
+    Start, due, met and pause mirror what the process recorded (its data under `frister`);
+    reminders and breach are the deadline watcher's (engine.deadlines.watch). Team, process
+    and responsible caseworker are copied from the case so that the leaders' queue reads this
+    table alone."""
 
     __tablename__ = "case_deadlines"
-    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        # The queue: a team's deadlines that still run, soonest (or latest overdue) first.
+        Index("ix_case_deadlines_team_running", "team_id", "due_at",
+              postgresql_where=text("met_at IS NULL AND closed_at IS NULL"),
+              sqlite_where=text("met_at IS NULL AND closed_at IS NULL")),
+        Index("ix_case_deadlines_responsible_running", "responsible_id", "due_at",
+              postgresql_where=text("met_at IS NULL AND closed_at IS NULL"),
+              sqlite_where=text("met_at IS NULL AND closed_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    process_id: Mapped[str] = mapped_column(String(128))
+    responsible_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     key: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     legal_basis: Mapped[str] = mapped_column(String(500))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # From the first reminder on, the deadline is "due soon" (yellow).
+    warn_at: Mapped[datetime] = mapped_column(UTCDateTime)
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_reason: Mapped[str | None] = mapped_column(String(200))
+    reminders_sent: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The case was closed: the deadline is no longer watched.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the watcher must look at it next (a reminder or the breach); None = nothing to do.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
+    responsible: Mapped[User | None] = relationship(lazy="joined")
 
     @property
     def state(self) -> str:
+        """met, closed, paused, overdue, due_soon or open."""
         if self.met_at is not None:
             return "met"
-        return "overdue" if self.due_at < now() else "open"
+        if self.closed_at is not None:
+            return "closed"
+        if self.paused_at is not None:
+            return "paused"
+        moment = now()
+        if self.due_at < moment:
+            return "overdue"
+        return "due_soon" if self.warn_at <= moment else "open"
+
+
+class CalendarFeed(Base):
+    """A caseworker's iCalendar feed: read with a secret URL, revoked by deleting the row."""
+
+    __tablename__ = "calendar_feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
 class AuditEvent(Base):

@@ -86,6 +86,14 @@ def require_can_work(user: User, task: Task) -> None:
         )
 
 
+def require_can_manage_deadlines(user: User, case: Case) -> None:
+    """Meeting, pausing and resuming a case's deadlines: the caseworkers and leaders of its
+    team."""
+    require_case_access(user, case)
+    if user.role not in (CASEWORKER, LEADER):
+        raise Forbidden("only caseworkers and leaders change a case's deadlines")
+
+
 def require_can_assign(user: User, task: Task, assignee: User | None) -> None:
     """Leaders of the case's team (and administrators) assign tasks to its members."""
     require_case_access(user, task.case)

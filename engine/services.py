@@ -18,8 +18,15 @@ from .bpmn.sandbox import create_script_engine
 from .bpmn.specs import describe_element
 from .clock import local_date, now
 from .cpr import normalize_cpr
+from .deadlines import watch
 from .deadlines.catalogue import DeadlineCatalogue
-from .deadlines.functions import deadline_functions, restart_deadlines, started_deadlines
+from .deadlines.functions import (
+    change_entry,
+    deadline_functions,
+    edit_deadlines,
+    restart_deadlines,
+    started_deadlines,
+)
 from .errors import Conflict, NotFound, ValidationFailed
 from .forms import FormCatalog
 from .models import (
@@ -47,6 +54,7 @@ from .permissions import (
     may_be_responsible,
     may_work_on,
     require_can_assign,
+    require_can_manage_deadlines,
     require_can_retry,
     require_can_work,
     require_case_access,
@@ -68,6 +76,17 @@ class Page:
 TASK_SCOPES = ("mine", "team", "unassigned", "all")
 # Task data the case itself provides; not to be set by forms or retries.
 CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "modtaget_dato", "modtaget_tidspunkt")
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(timezone.utc) if value else None
+
+
+def _deadline_values(entry: dict) -> dict:
+    """A deadline row's columns from its entry in the process data."""
+    return {"start_at": _moment(entry["start"]), "due_at": _moment(entry["due"]),
+            "met_at": _moment(entry.get("met")), "paused_at": _moment(entry.get("paused")),
+            "pause_reason": entry.get("pause_reason")}
 
 
 def _received_at_problem(received_at: datetime) -> str | None:
@@ -272,6 +291,8 @@ class Casework:
                 case.closed_at = now()
             else:
                 case.closed_at = None
+            if self.deadlines is not None and (status == "closed" or case.status == "closed"):
+                watch.close_case_deadlines(session, self.deadlines, case, case.closed_at)
             audit.record(session, case.id, "status_changed", user, old=case.status, new=status)
             case.status = status
         session.flush()
@@ -287,9 +308,32 @@ class Casework:
             runtime.update_data(workflow, self._case_data(case))
             if self.deadlines is not None:
                 restart_deadlines(workflow, self.deadlines, previous_received, case.received_at)
-            instance.serialized = runtime.dump(self.registry.serializer, workflow)
-            instance.updated_at = now()
-            self._record_deadlines(session, case, workflow, instance.updated_at)
+            self._save(session, case, instance, workflow, None, ran=False)
+
+    def change_deadline(self, session: Session, user: User, case_id: int, key: str,
+                        action: str, reason: str | None = None) -> CaseDeadline:
+        """Meet, pause (for a reason the catalogue allows) or resume a deadline of a case, in
+        the process data that carries it, so that the process and the rows agree."""
+        case = self.get_case(session, user, case_id)
+        require_can_manage_deadlines(user, case)
+        if self.deadlines is None:
+            raise NotFound("this installation has no deadline catalogue")
+        row = session.scalar(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
+                                                        CaseDeadline.key == key))
+        if row is None:
+            raise NotFound(f"case {case.number} has no deadline {key!r}")
+        if row.closed_at is not None:
+            raise Conflict(f"case {case.number} is closed; reopen it first")
+        for instance in self.case_instances(session, case):
+            workflow = self._load(instance)
+            latest = workflow.recorded_deadlines.get(key)
+            if latest is None:
+                continue
+            changed = change_entry(self.deadlines, key, latest, action, reason)
+            edit_deadlines(workflow, lambda k, _entry, new=changed: new if k == key else None)
+            self._save(session, case, instance, workflow, None, actor=user, ran=False)
+            return row
+        raise NotFound(f"no process of case {case.number} holds deadline {key!r}")
 
     def case_instances(self, session: Session, case: Case) -> list[Instance]:
         return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))
@@ -501,13 +545,15 @@ class Casework:
         return workflow
 
     def _save(self, session: Session, case: Case, instance: Instance, workflow,
-              failure: runtime.EngineFailure | None) -> None:
-        """Persist the workflow and bring the task rows in line with it."""
+              failure: runtime.EngineFailure | None, actor: User | None = None,
+              ran: bool = True) -> None:
+        """Persist the workflow and bring the task and deadline rows in line with it. `ran`:
+        the engine ran (so the outcome sets the instance's status); False when only data
+        changed."""
         moment = now()
-        instance.serialized = runtime.dump(self.registry.serializer, workflow)
-        instance.updated_at = moment
-        instance.next_due_at = runtime.next_timer_due(workflow)
-        if failure is not None:
+        if not ran:
+            pass
+        elif failure is not None:
             instance.status = ERROR
             instance.error_message = failure.message
             instance.error_element = failure.element
@@ -520,32 +566,94 @@ class Casework:
             instance.status = RUNNING
             instance.error_message = instance.error_element = None
         self._project_tasks(session, case, instance, workflow, moment)
-        self._record_deadlines(session, case, workflow, moment)
+        # Deadlines may move timers, so the workflow is written after them.
+        self._record_deadlines(session, case, instance, workflow, moment, actor)
+        instance.serialized = runtime.dump(self.registry.serializer, workflow)
+        instance.updated_at = moment
+        instance.next_due_at = runtime.next_timer_due(workflow)
         session.flush()
 
-    def _record_deadlines(self, session: Session, case: Case, workflow, moment) -> None:
-        """Deadlines the process started become (or update) rows of the case."""
+    def _record_deadlines(self, session: Session, case: Case, instance: Instance, workflow,
+                          moment: datetime, actor: User | None = None) -> None:
+        """Deadlines the process started or changed become (or update) rows of the case; a
+        deadline that moved moves the due dates of open tasks and the timers that name it."""
         started = started_deadlines(workflow)
         if self.deadlines is None or started == getattr(workflow, "recorded_deadlines", {}):
             return
         rows = {row.key: row for row in session.scalars(
             select(CaseDeadline).where(CaseDeadline.case_id == case.id))}
-        for key, times in started.items():
-            start_at = datetime.fromisoformat(times["start"]).astimezone(timezone.utc)
-            due_at = datetime.fromisoformat(times["due"]).astimezone(timezone.utc)
+        moved = False
+        for key, entry in started.items():
+            values = _deadline_values(entry)
             row = rows.get(key)
             if row is None:
-                entry = self.deadlines.get(key)
-                session.add(CaseDeadline(
-                    case_id=case.id, key=key, title=entry.title,
-                    legal_basis="; ".join(str(ref) for ref in entry.legal_basis),
-                    start_at=start_at, due_at=due_at, created_at=moment))
-                audit.record(session, case.id, "deadline_started", None, key=key,
-                             due_at=due_at.isoformat())
-            elif (row.start_at, row.due_at) != (start_at, due_at):
-                audit.record(session, case.id, "deadline_changed", None, key=key,
-                             old=row.due_at.isoformat(), new=due_at.isoformat())
-                row.start_at, row.due_at = start_at, due_at
+                catalogued = self.deadlines.get(key)
+                row = CaseDeadline(
+                    case_id=case.id, team_id=case.team_id, process_id=case.process_id,
+                    responsible_id=case.caseworker_id, key=key, title=catalogued.title,
+                    legal_basis="; ".join(str(ref) for ref in catalogued.legal_basis),
+                    reminders_sent=0, created_at=moment, **values)
+                row.responsible = case.caseworker
+                session.add(row)
+                audit.record(session, case.id, "deadline_started", actor, key=key,
+                             due_at=row.due_at.isoformat())
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                moved |= row.due_at != values["due_at"]
+                self._deadline_changed(session, case, row, values, moment, actor)
+            else:
+                continue
+            watch.schedule(self.deadlines, row)
+        if moved:
+            # Every task sees the deadlines as they are now (a parallel branch too).
+            edit_deadlines(workflow, lambda k, e: started[k] if e != started.get(k, e) else None)
+            self._move_due_dates(session, case, instance, workflow)
+        workflow.recorded_deadlines = started
+
+    @staticmethod
+    def _deadline_changed(session: Session, case: Case, row: CaseDeadline, values: dict,
+                          moment: datetime, actor: User | None) -> None:
+        key = row.key
+        if values["met_at"] is not None and row.met_at is None:
+            audit.record(session, case.id, "deadline_met", actor, key=key,
+                         late=values["met_at"] > row.due_at)
+        if values["paused_at"] is not None and row.paused_at is None:
+            audit.record(session, case.id, "deadline_paused", actor, key=key,
+                         reason=values["pause_reason"])
+        if values["paused_at"] is None and row.paused_at is not None and \
+                values["met_at"] is None:
+            audit.record(session, case.id, "deadline_resumed", actor, key=key,
+                         due_at=values["due_at"].isoformat())
+        if (row.start_at, row.due_at) != (values["start_at"], values["due_at"]):
+            audit.record(session, case.id, "deadline_changed", actor, key=key,
+                         old=row.due_at.isoformat(), new=values["due_at"].isoformat())
+            # A new due date: its reminders are given again, and it is breached again if
+            # it passes again.
+            row.reminders_sent = 0
+            if values["due_at"] > moment:
+                row.breached_at = None
+        for name, value in values.items():
+            setattr(row, name, value)
+
+    def _move_due_dates(self, session: Session, case: Case, instance: Instance,
+                        workflow) -> None:
+        """Open tasks and waiting timers whose date names a deadline follow it."""
+        for spiff_task, old, new in runtime.move_timers(workflow):
+            audit.record(session, case.id, "timer_moved", None, str(spiff_task.id),
+                         timer=spiff_task.task_spec.bpmn_id, old=old, new=new)
+        rows = session.scalars(select(Task).where(Task.instance_id == instance.id,
+                                                  Task.state == READY))
+        for row in rows:
+            spiff_task = runtime.find_task(workflow, row.id)
+            try:
+                due = runtime.resolve_date(spiff_task, spiff_task.task_spec.due_date,
+                                           row.created_at)
+            except Exception:  # noqa: BLE001 - it was resolvable before; keep the old date
+                continue
+            if due != row.due_at:
+                audit.record(session, case.id, "task_due_changed", None, row.id,
+                             task=row.name, old=row.due_at.isoformat() if row.due_at else None,
+                             new=due.isoformat() if due else None)
+                row.due_at = due
 
     def case_deadlines(self, session: Session, case: Case) -> list[CaseDeadline]:
         return list(session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)

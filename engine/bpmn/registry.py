@@ -177,7 +177,7 @@ def _describe(filename: str, exc: Exception) -> str:
     return f"{filename}: {location + ': ' if location else ''}{message}"
 
 
-_DEADLINE_CALL = re.compile(r"""\b(?:start_)?deadline\(\s*["']([^"']*)["']""")
+_DEADLINE_CALL = re.compile(r"""\b(?:start_|meet_|pause_|resume_)?deadline\(\s*["']([^"']*)["']""")
 
 
 def _check_deadline_keys(where: str, texts, deadline_keys) -> None:

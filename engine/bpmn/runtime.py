@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -136,6 +139,23 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[object, datetime]]:
             continue
         timers.append((task.task_spec, due))
     return timers
+
+
+def move_timers(workflow: BpmnWorkflow) -> list[tuple[object, str, str]]:
+    """Waiting date timers whose expression names a deadline are evaluated again (the deadline
+    moved). Returns (task, old, new) for each timer that moved."""
+    moved = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimeDateEventDefinition) \
+                or "deadline(" not in definition.expression:
+            continue
+        old = task.internal_data.get("event_value")
+        new = workflow.script_engine.evaluate(task, definition.expression)
+        if old is not None and new != old:
+            task._set_internal_data(event_value=new)  # noqa: SLF001 - no public setter
+            moved.append((task, old, new))
+    return moved
 
 
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:

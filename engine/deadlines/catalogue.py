@@ -57,7 +57,7 @@ BREACH_ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
 
 _ENTRY_FIELDS = {"key", "title", "description", "start_event", "start_title", "rule",
                  "if_due_on_closed_day", "or_earlier_event", "override", "reminders",
-                 "on_breach", "legal_basis"}
+                 "on_breach", "legal_basis", "pause_reasons"}
 _REQUIRED_TEXT = ("key", "title", "start_event", "start_title")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -139,6 +139,9 @@ class Deadline:
     if_due_on_closed_day: str = KEEP
     or_earlier_event: str | None = None
     shipped_rule: Rule | None = None  # the catalogue's rule when an override changed it
+    # Reasons the deadline may be paused for (the clock stops while the municipality waits
+    # for the citizen, where the law allows it); empty = it may not be paused.
+    pause_reasons: tuple[str, ...] = ()
 
     @property
     def overridden(self) -> bool:
@@ -487,7 +490,18 @@ def _parse_entry(raw: Mapping) -> Deadline:
         description=_text(raw, "description", required=False),
         if_due_on_closed_day=closed,
         or_earlier_event=_text(raw, "or_earlier_event", required=False),
+        pause_reasons=_parse_pause_reasons(raw.get("pause_reasons")),
     )
+
+
+def _parse_pause_reasons(raw) -> tuple[str, ...]:
+    reasons = []
+    for i, item in enumerate(_list(raw if raw is not None else [], "pause_reasons")):
+        text = _text({"reason": item}, "reason", where=f"pause_reasons[{i}].")
+        if len(text) > 200:
+            raise _Problem(f"pause_reasons[{i}]", "longer than 200 characters")
+        reasons.append(text)
+    return tuple(reasons)
 
 
 def _closing_days(raw, source: str) -> tuple[str, ...]:

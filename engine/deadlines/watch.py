@@ -1,0 +1,122 @@
+"""The deadline watcher: reminders before a deadline and the catalogue's actions when it passes.
+
+Each deadline row keeps `next_check_at`, the next moment the watcher must look at it (its next
+reminder, else its due moment); the scheduler claims the rows whose moment has come, one
+transaction each, like timers. What a row mirrors from its process (start, due, met, pause) is
+written by the casework service; what the watcher writes is its own: reminders sent and breach.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..clock import now
+from ..models import Case, CaseDeadline, Membership, User
+from .catalogue import DeadlineCatalogue
+
+# Breach actions the process itself carries out, with a timer on `deadline(key)`: the watcher
+# records that they are due; deploy checks that a process starting the deadline has such a
+# timer (engine.bpmn.registry).
+PROCESS_ACTIONS = ("task", "continue", "forward")
+
+
+def reminder_moments(catalogue: DeadlineCatalogue, row: CaseDeadline) -> list[datetime]:
+    if row.key not in catalogue:  # an entry removed from the catalogue: no reminders
+        return []
+    return catalogue.reminders(row.key, row.due_at)
+
+
+def schedule(catalogue: DeadlineCatalogue, row: CaseDeadline) -> None:
+    """Work out when the deadline turns yellow and when the watcher must next look at it."""
+    moments = reminder_moments(catalogue, row)
+    row.warn_at = moments[0] if moments else row.due_at
+    if row.met_at is not None or row.paused_at is not None or row.closed_at is not None:
+        row.next_check_at = None
+        return
+    pending = moments[row.reminders_sent:]
+    upcoming = [m for m in pending if m < row.due_at]
+    if row.breached_at is None:
+        upcoming.append(row.due_at)
+    row.next_check_at = min(upcoming) if upcoming else None
+
+
+def due_deadline_ids(session: Session, limit: int = 100) -> list[int]:
+    return list(session.scalars(
+        select(CaseDeadline.id).where(CaseDeadline.next_check_at <= now())
+        .order_by(CaseDeadline.next_check_at).limit(limit)))
+
+
+def watch(session: Session, catalogue: DeadlineCatalogue, deadline_id: int) -> str | None:
+    """Remind of or breach one deadline whose moment has come. Returns "reminded",
+    "breached" or None (nothing to do: another scheduler took it, or it moved).
+
+    On PostgreSQL the row is claimed with SKIP LOCKED, so that every reminder and every breach
+    happens once however many schedulers run."""
+    moment = now()
+    query = select(CaseDeadline).where(CaseDeadline.id == deadline_id,
+                                       CaseDeadline.next_check_at <= moment)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=CaseDeadline)
+    row = session.scalar(query)
+    if row is None:
+        return None
+    outcome = None
+    moments = reminder_moments(catalogue, row)
+    passed = sum(1 for m in moments if m <= moment)
+    if row.due_at <= moment and row.breached_at is None:
+        row.reminders_sent = max(row.reminders_sent, passed)
+        _breach(session, catalogue, row, moment)
+        outcome = "breached"
+    elif passed > row.reminders_sent:
+        # Several reminders passed at once (the scheduler was down, or the case is back-dated):
+        # one reminder tells it all.
+        row.reminders_sent, row.reminded_at = passed, moment
+        audit.record(session, row.case_id, "deadline_reminder", None, key=row.key,
+                     title=row.title, due_at=row.due_at.isoformat(), number=passed,
+                     responsible=row.responsible.username if row.responsible else None)
+        outcome = "reminded"
+    schedule(catalogue, row)
+    return outcome
+
+
+def team_leaders(session: Session, team_id: int) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == team_id, Membership.leads.is_(True),
+               User.active.is_(True)).order_by(User.username)))
+
+
+def _breach(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline,
+            moment: datetime) -> None:
+    row.breached_at = moment
+    audit.record(session, row.case_id, "deadline_breached", None, key=row.key, title=row.title,
+                 due_at=row.due_at.isoformat(),
+                 responsible=row.responsible.username if row.responsible else None)
+    if row.key not in catalogue:
+        return
+    for action in catalogue.get(row.key).on_breach:
+        params = dict(action.params)
+        if action.action == "escalate":
+            leaders = [u.username for u in team_leaders(session, row.team_id)]
+            audit.record(session, row.case_id, "deadline_escalated", None, key=row.key,
+                         to=leaders, note=params.get("note"))
+        elif action.action == "letter":
+            # The letters module takes these up as letters to prepare (issue: letters).
+            audit.record(session, row.case_id, "letter_requested", None, key=row.key,
+                         letter=params["letter"], to=params["to"])
+        else:
+            audit.record(session, row.case_id, "deadline_action_due", None, key=row.key,
+                         action=action.action, by="process", **params)
+
+
+def close_case_deadlines(session: Session, catalogue: DeadlineCatalogue, case: Case,
+                         closed: datetime | None) -> None:
+    """A closed case's deadlines are no longer watched; reopening watches them again."""
+    for row in session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
+                                                          CaseDeadline.met_at.is_(None))):
+        row.closed_at = closed
+        schedule(catalogue, row)
