@@ -4,7 +4,15 @@ from engine.db import transaction
 
 from .auth import casework, current_user
 from .extensions import db
-from .schemas import CaseCreate, CaseOut, CasePage, CaseQuery, CaseUpdate, RetryIn
+from .schemas import (
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    CaseQuery,
+    CaseUpdate,
+    DeadlineChange,
+    RetryIn,
+)
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases")
 
@@ -89,5 +97,21 @@ def update_case(body, case_id):
         case = casework().update_case(session, current_user(), case_id,
                                       status=body.get("status"),
                                       received_at=body.get("received_at"))
+        result = _Obj(_case_body(session, case))
+    return result
+
+
+@blp.post("/<int(max=2147483647):case_id>/deadlines/<string(maxlength=64):key>")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(DeadlineChange)
+@blp.response(200, CaseOut)
+def change_deadline(body, case_id, key):
+    """Meet, pause (with a reason the deadline catalogue allows) or resume a deadline of the
+    case. Resuming moves the due date on by the paused time."""
+    with transaction(db.session) as session:
+        service = casework()
+        service.change_deadline(session, current_user(), case_id, key, body["action"],
+                                body.get("reason"))
+        case = service.get_case(session, current_user(), case_id)
         result = _Obj(_case_body(session, case))
     return result

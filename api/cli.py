@@ -167,9 +167,11 @@ def scheduler():
     from .scheduler import start_scheduler, tick
 
     app = _app()
-    click.echo(f"scheduler: firing due timers every {app.config['SCHEDULER_INTERVAL_SECONDS']} s")
+    click.echo(f"scheduler: firing due timers and watching deadlines every "
+               f"{app.config['SCHEDULER_INTERVAL_SECONDS']} s")
     moved = tick(app)  # catch up at once after a stop
-    click.echo(f"caught up: {moved} instance(s) moved")
+    click.echo(f"caught up: {moved['timers']} instance(s) moved, "
+               f"{moved['deadlines']} deadline(s) reminded or breached")
     start_scheduler(app, blocking=True)
 
 
@@ -311,7 +313,9 @@ def timers_tick():
     """Fire every due timer once (the server does this every few seconds)."""
     from .scheduler import tick
 
-    click.echo(f"{tick(_app())} instance(s) moved")
+    moved = tick(_app())
+    click.echo(f"{moved['timers']} instance(s) moved, "
+               f"{moved['deadlines']} deadline(s) reminded or breached")
 
 
 @main.command()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.accounts import purge_expired_tokens
 from engine.db import transaction
+from engine.deadlines import watch
 from engine.errors import Conflict
 
 from .extensions import db
@@ -21,50 +22,58 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 
-def tick(app: Flask, batch: int = 100, max_seconds: float = 60.0) -> int:
-    """Fire every due timer; returns how many instances moved.
+def tick(app: Flask, batch: int = 100, max_seconds: float = 60.0) -> dict[str, int]:
+    """Fire every due timer and watch every deadline whose moment has come (a reminder or a
+    breach); returns how many instances ("timers") and deadlines ("deadlines") moved.
 
-    Works through the due instances batch by batch until none is left, no batch makes progress
-    (other schedulers hold the rest) or `max_seconds` have passed. A tick that was down catches
-    up: whatever is due by now is fired. Each scheduler takes a batch in its own random order,
-    so that several of them spread over the queue instead of queueing behind each other."""
+    Works through each queue batch by batch until none is left, no batch makes progress (other
+    schedulers hold the rest) or `max_seconds` have passed. A tick that was down catches up:
+    whatever is due by now is done. Each scheduler takes a batch in its own random order, so
+    that several of them spread over the queue instead of queueing behind each other."""
     casework = app.extensions["casework"]
-    moved = 0
-    deadline = time.monotonic() + max_seconds
+    catalogue = casework.deadlines
+    queues = [("timers", casework.due_instance_ids, casework.fire_due_timers,
+               casework.mark_error)]
+    if catalogue is not None:
+        queues.append(("deadlines", watch.due_deadline_ids,
+                       lambda session, row_id: watch.watch(session, catalogue, row_id),
+                       watch.mark_failed))
+    moved = {name: 0 for name, *_ in queues}
+    stop_at = time.monotonic() + max_seconds
     with app.app_context():
         with transaction(db.session) as session:
             purge_expired_tokens(session)
-        while time.monotonic() < deadline:
-            with transaction(db.session) as session:
-                due = casework.due_instance_ids(session, batch)
-            random.shuffle(due)
-            outcomes = [_fire(casework, instance_id) for instance_id in due]
-            moved += outcomes.count(FIRED)
-            if len(due) < batch or outcomes.count(None) == len(outcomes):
-                break
+        for name, due_ids, work, on_failure in queues:
+            while time.monotonic() < stop_at:
+                with transaction(db.session) as session:
+                    due = due_ids(session, batch)
+                random.shuffle(due)
+                outcomes = [_run(work, on_failure, item) for item in due]
+                moved[name] += outcomes.count(DONE)
+                if len(due) < batch or outcomes.count(None) == len(outcomes):
+                    break
         db.session.remove()
     return moved
 
 
-FIRED, MARKED = "fired", "marked in error"
+DONE, MARKED = "done", "marked in error"
 
 
-def _fire(casework, instance_id: int) -> str | None:
-    """Fire one instance's due timers: FIRED, MARKED, or None when there was nothing to do
-    (another scheduler or a user got there first)."""
+def _run(work, on_failure, item_id: int) -> str | None:
+    """Work on one due item in its own transaction: DONE, MARKED, or None when there was
+    nothing to do (another scheduler or a user got there first)."""
     try:
         with transaction(db.session) as session:
-            return FIRED if casework.fire_due_timers(session, instance_id) else None
+            return DONE if work(session, item_id) else None
     except Conflict:
         return None  # a user changed the case meanwhile; the next tick looks again
-    except OperationalError:  # the database is away or busy: not the instance's fault
-        log.exception("timer tick could not reach the database for instance %s", instance_id)
+    except OperationalError:  # the database is away or busy: not the item's fault
+        log.exception("scheduler tick could not reach the database for %s", item_id)
         return None
-    except Exception as exc:  # one broken instance must not stop the others
-        log.exception("timer tick failed for instance %s", instance_id)
+    except Exception as exc:  # one broken item must not stop the others
+        log.exception("scheduler tick failed for %s", item_id)
         with transaction(db.session) as session:
-            casework.mark_error(session, instance_id,
-                                f"firing a timer failed: {exc.__class__.__name__}: {exc}")
+            on_failure(session, item_id, f"{exc.__class__.__name__}: {exc}")
         return MARKED
 
 

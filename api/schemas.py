@@ -203,8 +203,23 @@ class DeadlineOut(Schema):
     legal_basis = fields.String()
     start_at = fields.DateTime()
     due_at = fields.DateTime()
+    warn_at = fields.DateTime(metadata={"description": "from then on the deadline is due soon "
+                                                      "(its first reminder)"})
+    state = fields.String(metadata={
+        "description": "open, due_soon, overdue, paused, met, or closed (the case was closed)"})
     met_at = fields.DateTime(allow_none=True)
-    state = fields.String(metadata={"description": "open, overdue or met"})
+    paused_at = fields.DateTime(allow_none=True)
+    pause_reason = fields.String(allow_none=True)
+    reminded_at = fields.DateTime(allow_none=True)
+    breached_at = fields.DateTime(allow_none=True)
+    responsible = fields.Function(lambda d: d.responsible.username if d.responsible else None)
+
+
+class DeadlineChange(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(("meet", "pause", "resume")))
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                           metadata={"description": "why it is paused: one of the reasons "
+                                                    "the catalogue allows for the deadline"})
 
 
 class CaseOut(CaseSummary):

@@ -511,6 +511,7 @@ class Casework:
         instance = session.get(Instance, instance_id)
         if instance is None or instance.status == ERROR:
             return
+        message = f"firing a timer failed: {message}"
         instance.status = ERROR
         instance.error_message = message
         audit.record(session, instance.case_id, "error", None, message=message, element=None)

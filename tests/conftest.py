@@ -127,13 +127,15 @@ def build_casework(tmp_path, session, forms):
     folder = tmp_path / "processes"
     folder.mkdir()
 
-    def build(files: dict[str, str]) -> Casework:
+    def build(files: dict[str, str], deadlines=None) -> Casework:
+        """`deadlines`: a deadline catalogue, for processes that use deadline functions."""
         for name, source in files.items():
             (folder / name).write_text(source, encoding="utf-8")
-        registry = ProcessRegistry(folder, forms)
+        registry = ProcessRegistry(folder, forms,
+                                   set(deadlines.keys()) if deadlines is not None else None)
         with transaction(session):
             registry.deploy(session, "test")
-        return Casework(registry, forms)
+        return Casework(registry, forms, deadlines)
 
     return build
 

@@ -7,7 +7,8 @@ The table follows engine/permissions.py and the checks in engine/services.py:
   assigned to them, or unassigned with a candidate group they belong to;
 - the assignee or a leader of the case's team (or an administrator) gives a task back; leaders
   of the team (and administrators) assign tasks;
-- the case's caseworker, leaders and administrators may retry a case in error.
+- the case's caseworker, leaders and administrators may retry a case in error;
+- the team's caseworkers and leaders meet, pause and resume its deadlines.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ ROUTES = (
           body={"status": "dormant"}),
     Route("POST", "/api/v1/cases/{case}/retry", (409, 403, 403, 409, 403, 403, 409), body={},
           note="409: allowed, but the case is not in error"),
+    Route("POST", "/api/v1/cases/{case}/deadlines/{key}", (200, 200, 403, 200, 403, 403, 403),
+          body={"action": "meet"}, note="the team's caseworkers and leaders"),
     Route("GET", "/api/v1/tasks", (200, 200, 200, 200, 200, 200, 200)),
     Route("GET", "/api/v1/tasks/{task}", (200, 200, 403, 200, 403, 403, 200)),
     Route("POST", "/api/v1/tasks/{task}/claim", (200, 200, 403, 403, 403, 403, 403),
@@ -130,7 +133,7 @@ def test_route_gives_each_user_the_status_of_the_table(app, api, route, username
     body = dict(route.body) if route.body is not None else None
     if body and body.get("team_id") == "nord":
         body = {**new_case_body(received_at=_received()), "team_id": _nord_id(app)}
-    url = route.path.format(case=case["id"], task=task["id"])
+    url = route.path.format(case=case["id"], task=task["id"], key="sel85_afgoerelse")
     before, cases_before = _snapshot(api, case["id"]), _case_count(api)
 
     client = api(username)

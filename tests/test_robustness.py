@@ -181,7 +181,7 @@ def _tick(app):
     from api.extensions import db
 
     db.session.commit()
-    return scheduler.tick(app)
+    return scheduler.tick(app)["timers"]
 
 
 def _case_waiting_for_answer(session, casework, reply_days):

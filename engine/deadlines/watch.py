@@ -120,3 +120,14 @@ def close_case_deadlines(session: Session, catalogue: DeadlineCatalogue, case: C
                                                           CaseDeadline.met_at.is_(None))):
         row.closed_at = closed
         schedule(catalogue, row)
+
+
+def mark_failed(session: Session, deadline_id: int, message: str) -> None:
+    """A deadline the watcher could not handle stops being watched and shows as an error on
+    its case, so that it does not hold up the queue."""
+    row = session.get(CaseDeadline, deadline_id)
+    if row is None:
+        return
+    row.next_check_at = None
+    audit.record(session, row.case_id, "error", None, key=row.key,
+                 message=f"watching deadline {row.key!r} failed: {message}", element=None)
