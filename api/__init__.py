@@ -43,12 +43,14 @@ def create_app(config: dict | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token"}
     )
-    from . import auth_routes, cases, docs, health, processes, tasks
+    from . import auth_routes, cases, docs, health, oversight, processes, tasks
 
     api.register_blueprint(auth_routes.blp)
     api.register_blueprint(processes.blp)
     api.register_blueprint(cases.blp)
     api.register_blueprint(tasks.blp)
+    api.register_blueprint(oversight.blp)
+    app.register_blueprint(oversight.feeds)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.before_request(authenticate_request)

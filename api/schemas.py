@@ -242,3 +242,82 @@ class CaseQuery(Schema):
     process = fields.String(load_default=None)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class QueueQuery(Schema):
+    state = fields.String(load_default="overdue", validate=validate.OneOf(("overdue", "due_soon")))
+    team = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                         metadata={"description": "team key"})
+    caseworker = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                               metadata={"description": "username of the responsible caseworker"})
+    key = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                        metadata={"description": "deadline key"})
+    process = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    group_by = fields.String(load_default=None,
+                             validate=validate.OneOf(("team", "caseworker", "key", "process")))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "csv: every row as CSV (also with "
+                                                    "Accept: text/csv)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class QueueItem(DeadlineOut):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    case_number = fields.Function(lambda d: d.case.number)
+    citizen_name = fields.Function(lambda d: d.case.citizen.name)
+    citizen_cpr = fields.Function(lambda d: mask_cpr(d.case.citizen.cpr),
+                                  metadata={"description": "masked in lists"})
+    team = fields.Function(lambda d: d.case.team.key)
+    process = fields.String(attribute="process_id")
+    days_late = fields.Integer(metadata={"description": "whole days past the due day"})
+
+
+class QueueGroup(Schema):
+    group = fields.Raw(metadata={"description": "team key, username, deadline key or process"})
+    count = fields.Integer()
+    earliest_due_at = fields.DateTime()
+
+
+class TrafficLight(Schema):
+    username = fields.String(allow_none=True)
+    full_name = fields.String()
+    light = fields.String(metadata={"description": "red: an overdue deadline; yellow: one due "
+                                                   "soon (in its reminder window); green"})
+    overdue = fields.Integer()
+    due_soon = fields.Integer()
+
+
+class QueueOut(Schema):
+    state = fields.String()
+    items = fields.List(fields.Nested(QueueItem))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    groups = fields.List(fields.Nested(QueueGroup))
+    caseworkers = fields.List(fields.Nested(TrafficLight))
+
+
+class ReassignIn(Schema):
+    from_ = fields.String(required=True, data_key="from", validate=validate.Length(min=1, max=64),
+                          metadata={"description": "username of the caseworker to move from"})
+    to = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    case_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2147483647)),
+                           load_default=None, validate=validate.Length(min=1, max=10000),
+                           metadata={"description": "the cases to move; all open cases of the "
+                                                    "caseworker in your teams when left out"})
+
+
+class ReassignOut(Schema):
+    from_ = fields.String(data_key="from", attribute="from")
+    to = fields.String()
+    cases = fields.List(fields.String(), metadata={"description": "case numbers moved"})
+    tasks_moved = fields.Integer()
+    tasks_unassigned = fields.List(fields.Dict(), metadata={
+        "description": "tasks the new caseworker may not do: back to the team's candidates"})
+
+
+class CalendarOut(Schema):
+    url = fields.String(metadata={"description": "secret address of the iCalendar feed; "
+                                                 "anyone with it can read the feed"})

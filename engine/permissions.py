@@ -94,6 +94,26 @@ def require_can_manage_deadlines(user: User, case: Case) -> None:
         raise Forbidden("only caseworkers and leaders change a case's deadlines")
 
 
+def queue_scope(user: User) -> tuple[set[int] | None, int | None]:
+    """The deadlines a user may see in the queue: (teams or None for all, and a caseworker they
+    are limited to or None). Leaders see the teams they lead, caseworkers their own
+    deadlines, administrators all."""
+    if user.role == ADMIN:
+        return None, None
+    if user.role == LEADER:
+        return user.led_team_ids, None
+    if user.role == CASEWORKER:
+        return user.team_ids, user.id
+    raise Forbidden("the deadline queue is for caseworkers, leaders and administrators")
+
+
+def require_can_reassign(user: User, case: Case) -> None:
+    """Moving a case to another caseworker: a leader of its team, or an administrator."""
+    if user.role == ADMIN or case.team_id in user.led_team_ids:
+        return
+    raise Forbidden(f"only a leader of the team of case {case.number} can move it")
+
+
 def require_can_assign(user: User, task: Task, assignee: User | None) -> None:
     """Leaders of the case's team (and administrators) assign tasks to its members."""
     require_case_access(user, task.case)

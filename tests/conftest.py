@@ -43,7 +43,7 @@ USERS = (
 
 # Deleted before every test, children first; users and teams are made once per database.
 CASE_TABLES = ("access_log", "audit_events", "case_deadlines", "tasks", "instances", "cases",
-               "citizens", "api_tokens", "process_versions")
+               "citizens", "api_tokens", "calendar_feeds", "process_versions")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

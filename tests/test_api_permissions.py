@@ -8,7 +8,10 @@ The table follows engine/permissions.py and the checks in engine/services.py:
 - the assignee or a leader of the case's team (or an administrator) gives a task back; leaders
   of the team (and administrators) assign tasks;
 - the case's caseworker, leaders and administrators may retry a case in error;
-- the team's caseworkers and leaders meet, pause and resume its deadlines.
+- the team's caseworkers and leaders meet, pause and resume its deadlines;
+- the deadline queue shows leaders their teams, caseworkers their own deadlines, administrators
+  all; leaders of the case's team (and administrators) move it to another caseworker;
+- everyone may make and revoke their own calendar address.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ ROUTES = (
           note="409: allowed, but the case is not in error"),
     Route("POST", "/api/v1/cases/{case}/deadlines/{key}", (200, 200, 403, 200, 403, 403, 403),
           body={"action": "meet"}, note="the team's caseworkers and leaders"),
+    Route("GET", "/api/v1/queues/deadlines", (200, 200, 200, 200, 200, 403, 200),
+          note="leaders see the teams they lead, caseworkers their own deadlines"),
+    Route("POST", "/api/v1/reassignments", (403, 403, 403, 200, 403, 403, 200),
+          body={"from": "sagsbehandler", "to": "sagsbehandler3", "case_ids": "{case}"},
+          note="a leader of the case's team"),
+    Route("POST", "/api/v1/me/calendar", (201, 201, 201, 201, 201, 201, 201)),
+    Route("DELETE", "/api/v1/me/calendar", (404, 404, 404, 404, 404, 404, 404),
+          note="404: allowed, but the user has no calendar address"),
     Route("GET", "/api/v1/tasks", (200, 200, 200, 200, 200, 200, 200)),
     Route("GET", "/api/v1/tasks/{task}", (200, 200, 403, 200, 403, 403, 200)),
     Route("POST", "/api/v1/tasks/{task}/claim", (200, 200, 403, 403, 403, 403, 403),
@@ -133,6 +144,8 @@ def test_route_gives_each_user_the_status_of_the_table(app, api, route, username
     body = dict(route.body) if route.body is not None else None
     if body and body.get("team_id") == "nord":
         body = {**new_case_body(received_at=_received()), "team_id": _nord_id(app)}
+    if body and body.get("case_ids") == "{case}":
+        body["case_ids"] = [case["id"]]
     url = route.path.format(case=case["id"], task=task["id"], key="sel85_afgoerelse")
     before, cases_before = _snapshot(api, case["id"]), _case_count(api)
 
