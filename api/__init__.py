@@ -36,7 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
         Path(app.config["PROCESSES_DIR"]), app.config["DEADLINE_OVERRIDES"])
     forms = FormCatalog.load(Path(app.config["FORMS_DIR"]))
     registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms,
-                               set(app.extensions["deadlines"].keys()))
+                               app.extensions["deadlines"].process_actions())
     app.extensions["casework"] = Casework(registry, forms, app.extensions["deadlines"])
 
     api.init_app(app)

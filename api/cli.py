@@ -335,7 +335,7 @@ def check(files):
         forms = FormCatalog.load(Path(config["FORMS_DIR"]))
         deadlines = load_catalogue(Path(config["PROCESSES_DIR"]), config["DEADLINE_OVERRIDES"])
         definitions = parse_sources({p.name: p.read_text(encoding="utf-8") for p in paths},
-                                    forms, set(deadlines.keys()))
+                                    forms, deadlines.process_actions())
     except SagsflowError as exc:
         _fail(exc.message)
     except UnicodeDecodeError as exc:

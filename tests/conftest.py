@@ -132,7 +132,7 @@ def build_casework(tmp_path, session, forms):
         for name, source in files.items():
             (folder / name).write_text(source, encoding="utf-8")
         registry = ProcessRegistry(folder, forms,
-                                   set(deadlines.keys()) if deadlines is not None else None)
+                                   deadlines.process_actions() if deadlines is not None else None)
         with transaction(session):
             registry.deploy(session, "test")
         return Casework(registry, forms, deadlines)

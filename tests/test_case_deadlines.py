@@ -4,7 +4,14 @@ timer, rows on the case computed from its received date, unknown keys refused at
 from datetime import datetime, timedelta
 
 import pytest
-from bpmn_helpers import CITIZEN, linear, received_yesterday, script_task, user_task
+from bpmn_helpers import (
+    CITIZEN,
+    linear,
+    received_yesterday,
+    script_task,
+    timer_event,
+    user_task,
+)
 from conftest import get_user, new_case_body
 from sqlalchemy import select
 
@@ -110,3 +117,23 @@ def test_corrected_received_date_moves_the_deadlines_that_ran_from_it(app, api):
         "sel85_afgoerelse", datetime.fromisoformat(corrected))
     changed = [e for e in response.get_json()["timeline"] if e["kind"] == "deadline_changed"]
     assert [e["data"]["key"] for e in changed] == ["sel85_afgoerelse"]
+
+
+def test_deploy_refuses_a_deadline_whose_breach_no_timer_waits_for(app, forms):
+    """sel50_4m's breach opens a provisional assessment: the process does that, with a timer
+    on the deadline, or deploy says what is missing."""
+    actions = app.extensions["deadlines"].process_actions()
+    assert actions["sel50_4m"] == ("task",) and actions["sel85_afgoerelse"] == ()
+    starts = script_task("start_frist", 'start_deadline("sel50_4m")', name="Start frist")
+    bare = linear("undersoegelse", ("start_frist", starts))
+    with pytest.raises(ProcessDefinitionError,
+                       match=r"element start_frist \(Start frist\): starts deadline 'sel50_4m'"
+                             r".*no timer waits for it"):
+        parse_sources({"u.bpmn": bare}, forms, actions)
+    timed = linear("undersoegelse", ("start_frist", starts), ("vent", timer_event(
+        "vent", 'deadline("sel50_4m")', kind="timeDate")))
+    assert "undersoegelse" in parse_sources({"u.bpmn": timed}, forms, actions)
+    # a deadline the watcher handles alone (escalate, letter) needs no timer
+    own = linear("afgoerelse", ("start_frist", script_task(
+        "start_frist", 'start_deadline("sel85_afgoerelse")')))
+    assert "afgoerelse" in parse_sources({"a.bpmn": own}, forms, actions)

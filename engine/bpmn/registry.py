@@ -10,6 +10,7 @@ import ast
 import hashlib
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -96,7 +97,10 @@ def parse_sources(
     """Parse and validate a set of BPMN/DMN files given as {file name: XML text}.
 
     `forms` and `deadline_keys`, when given, are what user tasks and deadline functions may
-    name. Raises ProcessDefinitionError naming the file and element of the first problem.
+    name. When `deadline_keys` maps each key to the breach actions its process must carry out
+    (DeadlineCatalogue.process_actions), a process that starts such a deadline must also have a
+    timer on `deadline(key)`. Raises ProcessDefinitionError naming the file and element of the
+    first problem.
     """
     parser = CaseParser(validator=BpmnValidator())
     for filename in sorted(sources):
@@ -151,6 +155,8 @@ def parse_sources(
         for process_spec in [spec, *subprocess_specs.values()]:
             filename = parser.get_process_parser(process_spec.name).filename
             user_tasks.extend(_check_process(filename, process_spec, forms, deadline_keys))
+        if isinstance(deadline_keys, Mapping):
+            _check_breach_timers(parser, [spec, *subprocess_specs.values()], deadline_keys)
         definitions[pid] = ProcessDefinition(
             process_id=pid,
             name=spec.description or pid,
@@ -177,7 +183,32 @@ def _describe(filename: str, exc: Exception) -> str:
     return f"{filename}: {location + ': ' if location else ''}{message}"
 
 
-_DEADLINE_CALL = re.compile(r"""\b(?:start_|meet_|pause_|resume_)?deadline\(\s*["']([^"']*)["']""")
+_DEADLINE_CALL = re.compile(
+    r"""\b(?:start_|meet_|pause_|resume_)?deadline\(\s*["']([^"']*)["']""")
+_START_CALL = re.compile(r"""\bstart_deadline\(\s*["']([^"']*)["']""")
+_DUE_CALL = re.compile(r"""(?<![\w.])deadline\(\s*["']([^"']*)["']""")
+
+
+def _check_breach_timers(parser, process_specs, process_actions: Mapping) -> None:
+    """A deadline whose breach the process carries out (a task, moving on, forwarding) must
+    have a timer on it in the process that starts it, or the breach would pass unnoticed."""
+    timed, started = set(), {}
+    for process_spec in process_specs:
+        filename = parser.get_process_parser(process_spec.name).filename
+        for task_spec in process_spec.task_specs.values():
+            event_definition = getattr(task_spec, "event_definition", None)
+            if isinstance(event_definition, TimerEventDefinition):
+                timed.update(_DUE_CALL.findall(event_definition.expression or ""))
+            for key in _START_CALL.findall(getattr(task_spec, "script", None) or ""):
+                started.setdefault(key, f"{filename}: element {describe_element(task_spec)}")
+    for key, where in started.items():
+        actions = process_actions.get(key) or ()
+        if actions and key not in timed:
+            raise ProcessDefinitionError(
+                f"{where}: starts deadline {key!r}, whose breach the process must handle "
+                f"({', '.join(actions)} in processes/deadlines.toml), but no timer waits for "
+                f"it: add a boundary or intermediate timer with timeDate "
+                f"deadline(\"{key}\")")
 
 
 def _check_deadline_keys(where: str, texts, deadline_keys) -> None:

@@ -55,6 +55,10 @@ BREACH_ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
     "forward": (("to",), ("ankestyrelsen",)),
 }
 
+# Breach actions the process carries out itself, with a timer on the deadline; the watcher
+# does the others (escalate, letter).
+PROCESS_ACTIONS = ("task", "continue", "forward")
+
 _ENTRY_FIELDS = {"key", "title", "description", "start_event", "start_title", "rule",
                  "if_due_on_closed_day", "or_earlier_event", "override", "reminders",
                  "on_breach", "legal_basis", "pause_reasons"}
@@ -204,6 +208,13 @@ class DeadlineCatalogue:
 
     def keys(self) -> list[str]:
         return list(self._entries)
+
+    def process_actions(self) -> dict[str, tuple[str, ...]]:
+        """Every key with the breach actions its process must carry out itself (with a timer
+        on `deadline(key)`): what deploy checks (see engine.bpmn.registry)."""
+        return {entry.key: tuple(a.action for a in entry.on_breach
+                                 if a.action in PROCESS_ACTIONS)
+                for entry in self._entries.values()}
 
     def get(self, key: str) -> Deadline:
         try:

@@ -18,10 +18,9 @@ from ..clock import now
 from ..models import Case, CaseDeadline, Membership, User
 from .catalogue import DeadlineCatalogue
 
-# Breach actions the process itself carries out, with a timer on `deadline(key)`: the watcher
-# records that they are due; deploy checks that a process starting the deadline has such a
-# timer (engine.bpmn.registry).
-PROCESS_ACTIONS = ("task", "continue", "forward")
+# Breach actions the process itself carries out (catalogue.PROCESS_ACTIONS), with a timer on
+# `deadline(key)`: the watcher records that they are due; deploy checks that a process starting
+# the deadline has such a timer (engine.bpmn.registry).
 
 
 def reminder_moments(catalogue: DeadlineCatalogue, row: CaseDeadline) -> list[datetime]:
