@@ -363,13 +363,23 @@ def _deadline_catalogue():
 
 @deadlines.command("list")
 def deadlines_list():
-    """The effective catalogue: key, title, rule, legal basis, overridden or not."""
+    """The effective catalogue, tab-separated: key, title, rule, legal basis, overridden or
+    not, reminders, what a breach does, and the reasons it may be paused for."""
+    from engine.deadlines.catalogue import describe_amount
+
     catalogue = _deadline_catalogue()
     for entry in catalogue:
         status = (f"overridden (catalogue: {entry.shipped_rule.describe()})"
                   if entry.overridden else "catalogue")
+        reminders = ", ".join(describe_amount(r.kind, r.amount) for r in entry.reminders)
+        breach = "; ".join(
+            " ".join([a.action, *(v for k, v in a.params.items() if k != "note")])
+            for a in entry.on_breach)
         click.echo(f"{entry.key}\t{entry.title}\t{entry.rule.describe()}\t"
-                   f"{'; '.join(str(ref) for ref in entry.legal_basis)}\t{status}")
+                   f"{'; '.join(str(ref) for ref in entry.legal_basis)}\t{status}\t"
+                   f"reminders: {reminders + ' before' if reminders else 'none'}\t"
+                   f"on breach: {breach or 'nothing'}\t"
+                   f"pause: {'; '.join(entry.pause_reasons) or 'not allowed'}")
     click.echo("closing days: " + ", ".join(catalogue.calendar.closing_days_text))
 
 

@@ -44,6 +44,13 @@ DEMO_CASES = (
         ("traef_afgoerelse", {"afgoerelse": "bevilling",
                               "begrundelse": "Behovet er dokumenteret af egen læge."}),
     ]),
+    # For the leaders' queue: the 8-week decision deadline is passed for one, due soon for
+    # the other.
+    ("2904851357", "Ida Larsen", "Møllevej 5, 4000 Roskilde", 62, [
+        ("vurder_henvendelse", {"henvendelse": "Ansøger om hjælp efter indlæggelse.",
+                                "udfald": "oplys"}),
+    ]),
+    ("0307921598", "Karl Mortensen", "Kirkestræde 9, 4000 Roskilde", 48, []),
 )
 
 

@@ -359,6 +359,12 @@ def _no_key(data):
 
 
 @pytest.mark.parametrize("change, expected", [
+    (_set("sel85_afgoerelse", "pause_reasons", "Afventer borgeren"),
+     "deadline 'sel85_afgoerelse': pause_reasons: must be a list"),
+    (_set("sel85_afgoerelse", "pause_reasons", ["Afventer borgeren", " "]),
+     "deadline 'sel85_afgoerelse': pause_reasons[1].reason: must be"),
+    (_set("aktindsigt_7hd", "pause_reasons", ["x" * 201]),
+     "deadline 'aktindsigt_7hd': pause_reasons[0]: longer than 200 characters"),
     (_set("sel50_4m", "rule.kind", "months"),
      "deadline 'sel50_4m': rule.kind: unknown kind 'months'"),
     (_set("kvittering_6hd", "rule.amount", -6),

@@ -88,9 +88,17 @@ def test_list_prints_the_effective_catalogue(cli):
     by_key = {row[0]: row[1:] for row in rows}
     assert by_key["sel50_4m"] == [
         "Børnefaglig undersøgelse afsluttet (Barnets lov § 20, tidl. SEL § 50)",
-        "4 calendar months", "Barnets lov § 20, stk. 3; Serviceloven § 50", "catalogue"]
-    assert by_key["klage_genvurdering"][1:] == [
-        "4 weeks", "Retssikkerhedsloven § 66 (verificeres)", "catalogue"]
+        "4 calendar months", "Barnets lov § 20, stk. 3; Serviceloven § 50", "catalogue",
+        "reminders: 20 working days, 5 working days before",
+        "on breach: task foreloebig_vurdering Udarbejd foreløbig vurdering caseworker; "
+        "letter undersoegelse_forsinket parties",
+        "pause: not allowed"]
+    assert by_key["klage_genvurdering"][1:5] == [
+        "4 weeks", "Retssikkerhedsloven § 66 (verificeres)", "catalogue",
+        "reminders: 5 working days before"]
+    assert by_key["sel85_afgoerelse"][-1] == (
+        "pause: Afventer borgerens oplysninger; Afventer borgerens samtykke")
+    assert by_key["partshoering_svar"][4] == "reminders: none"
     assert listing.stdout.splitlines()[-1] == "closing days: 06-05, 12-24, 12-31"
 
 
@@ -105,8 +113,8 @@ def test_the_municipalitys_overrides_file_in_the_instance_folder_is_used(cli):
     )
     assert listing.returncode == 0, listing.stderr
     [row] = [line for line in listing.stdout.splitlines() if line.startswith("sel85_afgoerelse")]
-    assert row.split("\t")[2:] == ["12 weeks", "Retssikkerhedsloven § 3, stk. 2",
-                                   "overridden (catalogue: 8 weeks)"]
+    assert row.split("\t")[2:5] == ["12 weeks", "Retssikkerhedsloven § 3, stk. 2",
+                                    "overridden (catalogue: 8 weeks)"]
     assert listing.stdout.splitlines()[-1] == "closing days: 12-24, 12-31"
     assert sel85.stdout == "2025-03-31\n"
     assert receipt.stdout == "2025-06-12\n"  # 5 June is a working day in this municipality
