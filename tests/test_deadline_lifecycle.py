@@ -252,3 +252,22 @@ def test_a_deadline_moved_past_now_is_breached_again_when_it_passes_again(app, a
     with time_machine.travel(row.due_at + timedelta(minutes=1), tick=False):
         _tick(app)
     assert len(_events(session, case["id"], "deadline_breached")) == 2
+
+
+def test_the_shipped_process_meets_its_decision_deadline_when_the_refusal_is_approved(
+        api, session):
+    worker, leader = api("sagsbehandler"), api("leder")
+    case = worker.post("/api/v1/cases", json=new_case_body()).get_json()
+    [task] = case["open_tasks"]
+    assert worker.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {
+        "henvendelse": "Ønsker hjælp", "udfald": "afvis",
+        "begrundelse": "Behovet dækkes andetsteds."}}).status_code == 200
+    [approval] = worker.get(f"/api/v1/cases/{case['id']}").get_json()["open_tasks"]
+    assert leader.post(f"/api/v1/tasks/{approval['id']}/claim").status_code == 200
+    done = leader.post(f"/api/v1/tasks/{approval['id']}/complete",
+                       json={"data": {"godkendt": True}})
+    assert done.status_code == 200, done.get_json()
+    after = worker.get(f"/api/v1/cases/{case['id']}").get_json()
+    assert [(d["key"], d["state"]) for d in after["deadlines"]] == [("sel85_afgoerelse", "met")]
+    assert _row(session, case["id"], "sel85_afgoerelse").next_check_at is None
+    assert any(e["kind"] == "deadline_met" for e in after["timeline"])
