@@ -67,7 +67,7 @@ def _scope_conditions(session: Session, user: User, wanted: QueueFilter) -> list
         if team_id is None:
             problems["team"] = [f"no team {wanted.team!r}"]
         elif teams is not None and team_id not in teams:
-            raise Forbidden(f"you do not lead team {wanted.team!r}")
+            raise Forbidden(f"you may not see the deadlines of team {wanted.team!r}")
         teams = {team_id}
     if wanted.caseworker is not None:
         worker_id = session.scalar(select(User.id).where(User.username == wanted.caseworker))

@@ -119,9 +119,10 @@ def test_only_the_team_changes_its_deadlines(api):
 # -- a process that meets, pauses and names deadlines -----------------------------------------
 
 
-def _aktindsigt_process(boundary_target="paamind"):
+def _aktindsigt_process(boundary_target="paamind", interrupting=False):
     """Start aktindsigt_7hd; the answer task is due by it; a non-interrupting timer at the
-    deadline opens a reminder task for the leader."""
+    deadline opens a reminder task for the leader (an interrupting one moves the case on to
+    it instead)."""
     return definitions(process(
         "aktindsigt",
         start(),
@@ -129,7 +130,8 @@ def _aktindsigt_process(boundary_target="paamind"):
         user_task("besvar", "Besvar anmodningen", dueDate='deadline("aktindsigt_7hd")'),
         script_task("opfyld", 'meet_deadline("aktindsigt_7hd")'),
         end(),
-        '<bpmn:boundaryEvent id="ved_fristen" attachedToRef="besvar" cancelActivity="false">'
+        '<bpmn:boundaryEvent id="ved_fristen" attachedToRef="besvar" '
+        f'cancelActivity="{str(interrupting).lower()}">'
         '<bpmn:timerEventDefinition><bpmn:timeDate>deadline("aktindsigt_7hd")</bpmn:timeDate>'
         '</bpmn:timerEventDefinition></bpmn:boundaryEvent>',
         user_task(boundary_target, "Fristen for aktindsigt er overskredet", groups="leder"),
@@ -140,9 +142,9 @@ def _aktindsigt_process(boundary_target="paamind"):
     ))
 
 
-def _open_aktindsigt(app, session, build_casework):
-    casework = build_casework({"aktindsigt.bpmn": _aktindsigt_process()},
-                              deadlines=app.extensions["deadlines"])
+def _open_aktindsigt(app, session, build_casework, interrupting=False):
+    casework = build_casework({"aktindsigt.bpmn": _aktindsigt_process(
+        interrupting=interrupting)}, deadlines=app.extensions["deadlines"])
     user = get_user(session, "sagsbehandler")
     with transaction(session):
         case = casework.open_case(session, user, "aktindsigt", CITIZEN, now())
@@ -271,3 +273,20 @@ def test_the_shipped_process_meets_its_decision_deadline_when_the_refusal_is_app
     assert [(d["key"], d["state"]) for d in after["deadlines"]] == [("sel85_afgoerelse", "met")]
     assert _row(session, case["id"], "sel85_afgoerelse").next_check_at is None
     assert any(e["kind"] == "deadline_met" for e in after["timeline"])
+
+
+@pytest.mark.parametrize("interrupting", [False, True])
+def test_a_timer_on_the_deadline_escalates_to_the_leader_when_it_passes(
+        app, session, build_casework, interrupting):
+    casework, user, case = _open_aktindsigt(app, session, build_casework, interrupting)
+    row = _row(session, case.id, "aktindsigt_7hd")
+    with time_machine.travel(row.due_at + timedelta(minutes=1), tick=False):
+        with transaction(session):
+            [instance_id] = casework.due_instance_ids(session)
+            casework.fire_due_timers(session, instance_id)
+    session.expire_all()
+    open_tasks = {t.bpmn_id: t for t in session.scalars(
+        select(Task).where(Task.case_id == case.id, Task.state == "ready"))}
+    assert open_tasks["paamind"].groups == ["leder"]
+    # non-interrupting: the caseworker's task goes on; interrupting: the case moved on
+    assert ("besvar" in open_tasks) is not interrupting
