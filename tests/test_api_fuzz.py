@@ -124,3 +124,54 @@ def test_random_completion_bodies_never_crash_the_api(api):
             open_task.clear()  # completed: the next example gets a fresh task
 
     check()
+
+
+def _assert_refused_or_fine(response):
+    assert response.status_code < 500, response.get_data(as_text=True)
+    if response.status_code >= 400:
+        assert response.is_json and response.get_json()["message"]
+
+
+names = st.sampled_from(["sagsbehandler", "sagsbehandler3", "leder", "admin", "", "ingen"]) | text
+
+
+def test_random_reassignments_and_deadline_changes_never_crash_the_api(api):
+    leader, worker = api("leder"), api("sagsbehandler")
+    case = worker.post("/api/v1/cases", json=new_case_body(
+        received_at=(now() - timedelta(days=1)).isoformat())).get_json()
+    reassignments = st.fixed_dictionaries(
+        {}, optional={"from": names | json_values, "to": names | json_values,
+                      "case_ids": st.lists(st.integers(min_value=-5, max_value=2**40)
+                                           | st.just(case["id"]), max_size=3) | json_values})
+    changes = st.fixed_dictionaries(
+        {}, optional={"action": st.sampled_from(["meet", "pause", "resume"]) | json_values,
+                      "reason": st.sampled_from(["Afventer borgerens oplysninger"]) | json_values})
+
+    @FUZZ
+    @given(body=reassignments, change=changes,
+           key=st.sampled_from(["sel85_afgoerelse", "ukendt", "%", "a" * 70]))
+    def check(body, change, key):
+        _assert_refused_or_fine(_post(leader, "/api/v1/reassignments", body))
+        _assert_refused_or_fine(_post(worker, f"/api/v1/cases/{case['id']}/deadlines/{key}",
+                                      change))
+
+    check()
+
+
+def test_random_queue_queries_never_crash_the_api(api):
+    from urllib.parse import urlencode
+
+    leader = api("leder")
+    params = st.dictionaries(
+        st.sampled_from(["state", "team", "caseworker", "key", "process", "group_by", "format",
+                         "page", "per_page"]), text | st.integers().map(str), max_size=5)
+
+    @FUZZ
+    @given(query=params)
+    def check(query):
+        response = leader.get("/api/v1/queues/deadlines?" + urlencode(query))
+        assert response.status_code < 500, response.get_data(as_text=True)
+        if response.status_code >= 400:
+            assert response.get_json()["message"]
+
+    check()
