@@ -4,7 +4,6 @@ processes may tick at once; each due instance is claimed in its own transaction.
 from __future__ import annotations
 
 import logging
-import random
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,59 +21,63 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 
-def tick(app: Flask, batch: int = 100, max_seconds: float = 60.0) -> dict[str, int]:
+def tick(app: Flask, max_seconds: float = 60.0) -> dict[str, int]:
     """Fire every due timer and watch every deadline whose moment has come (a reminder or a
     breach); returns how many instances ("timers") and deadlines ("deadlines") moved.
 
-    Works through each queue batch by batch until none is left, no batch makes progress (other
-    schedulers hold the rest) or `max_seconds` have passed. A tick that was down catches up:
-    whatever is due by now is done. Each scheduler takes a batch in its own random order, so
-    that several of them spread over the queue instead of queueing behind each other."""
+    Each transaction claims the next due item itself (earliest first; on PostgreSQL with SKIP
+    LOCKED, so any number of schedulers share the queue without waiting for or colliding with
+    each other) until none is left or `max_seconds` have passed. A tick that was down catches
+    up: whatever is due by now is done. An item that failed is not tried again in this tick."""
     casework = app.extensions["casework"]
     catalogue = casework.deadlines
-    queues = [("timers", casework.due_instance_ids, casework.fire_due_timers,
-               casework.mark_error)]
+    queues = [("timers", casework.fire_next_due, casework.mark_error)]
     if catalogue is not None:
-        queues.append(("deadlines", watch.due_deadline_ids,
-                       lambda session, row_id: watch.watch(session, catalogue, row_id),
+        queues.append(("deadlines",
+                       lambda session, skip, claimed: watch.watch_next(session, catalogue,
+                                                                       skip, claimed),
                        watch.mark_failed))
     moved = {name: 0 for name, *_ in queues}
     stop_at = time.monotonic() + max_seconds
     with app.app_context():
         with transaction(db.session) as session:
             purge_expired_tokens(session)
-        for name, due_ids, work, on_failure in queues:
+        for name, work_next, on_failure in queues:
+            skip: set[int] = set()
             while time.monotonic() < stop_at:
-                with transaction(db.session) as session:
-                    due = due_ids(session, batch)
-                random.shuffle(due)
-                outcomes = [_run(work, on_failure, item) for item in due]
-                moved[name] += outcomes.count(DONE)
-                if len(due) < batch or outcomes.count(None) == len(outcomes):
+                outcome = _run_next(work_next, on_failure, skip)
+                if outcome is None:
                     break
+                moved[name] += outcome == DONE
         db.session.remove()
     return moved
 
 
-DONE, MARKED = "done", "marked in error"
+DONE, FAILED = "done", "failed"
 
 
-def _run(work, on_failure, item_id: int) -> str | None:
-    """Work on one due item in its own transaction: DONE, MARKED, or None when there was
-    nothing to do (another scheduler or a user got there first)."""
+def _run_next(work_next, on_failure, skip: set[int]) -> str | None:
+    """Claim and work on the next due item in its own transaction: DONE, FAILED (it goes in
+    `skip`), or None when nothing is left to claim."""
+    claimed: list[int] = []
     try:
         with transaction(db.session) as session:
-            return DONE if work(session, item_id) else None
+            return DONE if work_next(session, skip, claimed) else None
     except Conflict:
-        return None  # a user changed the case meanwhile; the next tick looks again
+        pass  # a user changed the case meanwhile; the next tick looks again
     except OperationalError:  # the database is away or busy: not the item's fault
-        log.exception("scheduler tick could not reach the database for %s", item_id)
-        return None
+        log.exception("scheduler tick could not reach the database (%s)", claimed)
+        if not claimed:
+            return None
     except Exception as exc:  # one broken item must not stop the others
-        log.exception("scheduler tick failed for %s", item_id)
-        with transaction(db.session) as session:
-            on_failure(session, item_id, f"{exc.__class__.__name__}: {exc}")
-        return MARKED
+        log.exception("scheduler tick failed for %s", claimed)
+        if claimed:
+            with transaction(db.session) as session:
+                on_failure(session, claimed[0], f"{exc.__class__.__name__}: {exc}")
+    if not claimed:
+        return None
+    skip.add(claimed[0])
+    return FAILED
 
 
 def start_scheduler(app: Flask, blocking: bool = False):

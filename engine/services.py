@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from . import audit
 from .bpmn import runtime
@@ -488,15 +488,48 @@ class Casework:
         """Fire the due timers of one instance. Run one instance per transaction; on
         PostgreSQL the row is claimed with SKIP LOCKED so that concurrent schedulers never
         fire the same timer twice."""
-        query = select(Instance).where(Instance.id == instance_id,
-                                       Instance.status == RUNNING,
-                                       Instance.next_due_at <= now())
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        instance = session.scalar(query)
-        if instance is None:
+        claimed = self._claim_due(session, Instance.id == instance_id)
+        if claimed is None:
             return []  # another scheduler took it, or it is no longer due
-        case = session.get(Case, instance.case_id)
+        return self.fire_claimed(session, *claimed)
+
+    def claim_next_due(self, session: Session, skip=()) -> tuple[Instance, Case] | None:
+        """The next due instance (earliest first) with its case, locked for this transaction;
+        on PostgreSQL rows other schedulers hold are skipped (SKIP LOCKED), so that any
+        number of them can each take the next one without waiting or colliding. `skip`:
+        instance ids not to take (this tick could not fire them)."""
+        return self._claim_due(session, Instance.id.not_in(sorted(skip)) if skip else None,
+                               order=True)
+
+    def _claim_due(self, session: Session, condition=None, order: bool = False):
+        # The instance and its case in one statement; the case's citizen is not needed here.
+        query = (select(Instance, Case).join(Case, Case.id == Instance.case_id)
+                 .where(Instance.status == RUNNING, Instance.next_due_at <= now())
+                 .options(lazyload(Case.citizen)))
+        if condition is not None:
+            query = query.where(condition)
+        if order:
+            query = query.order_by(Instance.next_due_at).limit(1)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=Instance, skip_locked=True)
+        row = session.execute(query).first()
+        return None if row is None else (row[0], row[1])
+
+    def fire_next_due(self, session: Session, skip=(), claimed: list | None = None) -> bool:
+        """Claim the next due instance and fire its timers: what the scheduler does in each
+        transaction. False when nothing is due (or everything due is skipped or held by other
+        schedulers). The claimed id is appended to `claimed` before firing, so that a caller
+        can put it in error when firing fails."""
+        found = self.claim_next_due(session, skip)
+        if found is None:
+            return False
+        if claimed is not None:
+            claimed.append(found[0].id)
+        self.fire_claimed(session, *found)
+        return True
+
+    def fire_claimed(self, session: Session, instance: Instance, case: Case) -> list:
+        """Fire the due timers of an instance claimed with claim_next_due (or as above)."""
         workflow = self._load(instance)
         fired, failure = runtime.fire_due_timers(workflow)
         for spec in fired:
@@ -663,8 +696,17 @@ class Casework:
     def _project_tasks(self, session: Session, case: Case, instance: Instance, workflow,
                        moment: datetime) -> None:
         ready = {str(t.id): t for t in runtime.ready_user_tasks(workflow)}
-        rows = {row.id: row for row in session.scalars(
-            select(Task).where(Task.instance_id == instance.id, Task.state == READY))}
+        # No autoflush: everything of this unit of work goes to the database in one flush at
+        # the end of _save (audit rows in one multi-row INSERT). Rows changed in this session
+        # but not flushed yet keep their new state in the identity map: filter on it.
+        with session.no_autoflush:
+            rows = {row.id: row for row in session.scalars(
+                select(Task).where(Task.instance_id == instance.id, Task.state == READY)
+                .options(lazyload(Task.case))) if row.state == READY}
+            self._project_rows(session, case, instance, ready, rows, moment)
+
+    def _project_rows(self, session: Session, case: Case, instance: Instance, ready: dict,
+                      rows: dict, moment: datetime) -> None:
         for row_id, row in rows.items():
             if row_id not in ready:
                 row.state = CANCELLED

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Mapping
@@ -15,16 +16,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -55,10 +59,47 @@ class CaseParser(CamundaParser):
     }
 
 
+class SpecCachingWorkflowConverter(BpmnWorkflowConverter):
+    """BpmnWorkflowConverter that restores the process specs of a workflow once per process,
+    not on every load.
+
+    Every serialized instance carries its process's specs (over half of its JSON), and
+    rebuilding them is most of a load. Specs are immutable once made (the registry shares
+    them between workflows and threads already), so one restored spec object may serve every
+    workflow serialized with exactly the same spec JSON; the cache key is that JSON."""
+
+    MAX_CACHED = 64
+
+    def __init__(self, target_class, registry):
+        super().__init__(target_class, registry)
+        self._restored: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def from_dict(self, dct):
+        spec_dct, subprocess_dct = dct.pop('spec'), dct.pop('subprocess_specs', {})
+        key = json.dumps([spec_dct, subprocess_dct])
+        cached = self._restored.get(key)
+        if cached is None:
+            cached = (self.registry.restore(spec_dct), self.mapping_from_dict(subprocess_dct))
+            with self._lock:
+                if len(self._restored) >= self.MAX_CACHED:
+                    self._restored.clear()
+                self._restored[key] = cached
+        spec, subprocess_specs = cached
+        workflow = self.target_class(spec, dict(subprocess_specs), deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct['tasks'], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct['root']))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct['subprocesses'], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop('bpmn_events', []))
+        return workflow
+
+
 def create_serializer() -> BpmnWorkflowSerializer:
     config = dict(CAMUNDA_CONFIG)
     config.pop(UserTask, None)
     config[CaseUserTask] = CaseUserTaskConverter
+    config[BpmnWorkflow] = SpecCachingWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
     # Task data may hold dates and decimals (datetime and timedelta are registered already).
     registry.register(date, lambda v: {"value": v.isoformat()},

@@ -49,20 +49,43 @@ def due_deadline_ids(session: Session, limit: int = 100) -> list[int]:
         .order_by(CaseDeadline.next_check_at).limit(limit)))
 
 
-def watch(session: Session, catalogue: DeadlineCatalogue, deadline_id: int) -> str | None:
-    """Remind of or breach one deadline whose moment has come. Returns "reminded",
-    "breached" or None (nothing to do: another scheduler took it, or it moved).
-
-    On PostgreSQL the row is claimed with SKIP LOCKED, so that every reminder and every breach
-    happens once however many schedulers run."""
-    moment = now()
-    query = select(CaseDeadline).where(CaseDeadline.id == deadline_id,
-                                       CaseDeadline.next_check_at <= moment)
+def _claim(session: Session, condition, order: bool = False) -> CaseDeadline | None:
+    """A deadline whose moment has come, locked for this transaction; on PostgreSQL rows other
+    schedulers hold are skipped (SKIP LOCKED), so that every reminder and every breach happens
+    once however many schedulers run."""
+    query = select(CaseDeadline).where(CaseDeadline.next_check_at <= now())
+    if condition is not None:
+        query = query.where(condition)
+    if order:
+        query = query.order_by(CaseDeadline.next_check_at).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=CaseDeadline)
-    row = session.scalar(query)
+    return session.scalars(query).first()
+
+
+def watch(session: Session, catalogue: DeadlineCatalogue, deadline_id: int) -> str | None:
+    """Remind of or breach one deadline whose moment has come. Returns "reminded",
+    "breached" or None (nothing to do: another scheduler took it, or it moved)."""
+    row = _claim(session, CaseDeadline.id == deadline_id)
+    return None if row is None else _act(session, catalogue, row)
+
+
+def watch_next(session: Session, catalogue: DeadlineCatalogue, skip=(),
+               claimed: list | None = None) -> bool:
+    """Claim the next deadline whose moment has come (earliest first) and act on it: what the
+    scheduler does in each transaction. False when none is left (see Casework.fire_next_due
+    for `skip` and `claimed`)."""
+    row = _claim(session, CaseDeadline.id.not_in(sorted(skip)) if skip else None, order=True)
     if row is None:
-        return None
+        return False
+    if claimed is not None:
+        claimed.append(row.id)
+    _act(session, catalogue, row)
+    return True
+
+
+def _act(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline) -> str | None:
+    moment = now()
     outcome = None
     moments = reminder_moments(catalogue, row)
     passed = sum(1 for m in moments if m <= moment)
