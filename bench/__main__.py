@@ -199,6 +199,20 @@ def run_database(name: str, url: str, args, workdir: Path, profiles_dir: Path | 
                 f"{bare['median_ms']} ms, p95 {bare['p95_ms']} ms")
             log(f"    CPU per request: {_cpu_text(http['cpu'])}")
 
+        res["deadline_queue"] = {}
+        queue_user = dataset.leader_name(dataset.QUEUE_TEAM)
+        for query in scenarios.QUEUE_QUERIES:
+            http = scenarios.deadline_queue_over_http(server.port, queue_user, query, args.n,
+                                                      args.warmup, profiling, meter())
+            bare = scenarios.deadline_queue_bare(app, queue_user, query, args.n, args.warmup)
+            res["deadline_queue"][query] = {"http": http, "bare": bare}
+            log(f"  deadline queue {query} as {queue_user}: HTTP median {http['median_ms']} ms, "
+                f"p95 {http['p95_ms']} ms (total {http['total']}, {http['groups']} groups, "
+                f"{http['red']} of {http['caseworkers']} red); deadline_queue median "
+                f"{bare['median_ms']} ms, p95 {bare['p95_ms']} ms")
+            log(f"    CPU per request: {_cpu_text(http['cpu'])}")
+            _print_errors(f"queue {query}", http["errors"])
+
         res["complete"] = scenarios.complete_over_http(
             server.port, dataset.worker_name(1, 1), town.real_sets["latency"], args.warmup,
             profiling, meter())

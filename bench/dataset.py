@@ -32,6 +32,7 @@ from engine.models import (
     READY,
     RUNNING,
     Case,
+    CaseDeadline,
     Citizen,
     Instance,
     Membership,
@@ -47,6 +48,29 @@ FULL_CASES = 10_000
 FULL_TASKS = 100_000
 PROCESS = "henvendelse"
 FIRST_TASK_DATA = {"henvendelse": "Skolen er bekymret for fravær.", "udfald": "oplys"}
+
+# The leaders' deadline queue: one team (its leader is QUEUE_LEADER) carries a big load of open
+# deadlines, the other teams a modest one. Full-scale figures; `scale` shrinks them too.
+QUEUE_TEAM = 1
+QUEUE_TEAM_DEADLINES = 100_000
+QUEUE_TEAM_OVERDUE = 0.2  # fraction of the big team's deadlines that are overdue
+OTHER_TEAM_DEADLINES = 1_000  # per other team, of which some met, paused or overdue
+WARN_DAYS = 14  # warn_at = due_at - 14 days: from then on the deadline is due soon
+# How often each catalogue deadline appears among the bulk deadline rows.
+DEADLINE_WEIGHTS = {
+    "sel85_afgoerelse": 4.0,
+    "aktindsigt_7hd": 2.0,
+    "kvittering_6hd": 2.0,
+    "partshoering_svar": 2.0,
+    "klage_genvurdering": 1.0,
+    "naeste_opfoelgning": 1.0,
+    "foerste_opfoelgning": 0.5,
+    "barnets_plan_3m": 0.5,
+    "sel50_4m": 0.5,
+    "underretning_24t": 0.5,
+}
+# How many deadlines a case has (1 to 4), weighted.
+DEADLINES_PER_CASE = {1: 3.0, 2: 3.0, 3: 2.0, 4: 2.0}
 
 # How often each user task appears among the bulk task rows.
 TASK_WEIGHTS = {
@@ -136,6 +160,8 @@ class Municipality:
     real_sets: dict[str, list] = field(default_factory=dict)  # name -> task ids or pairs
     cprs: CprSequence = field(default_factory=CprSequence)
     sample_serialized: str = ""
+    # The bulk cases: (case id, team id, caseworker id), for the bulk deadlines.
+    bulk_cases: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def build(app, url: str, *, scale: float, latency_cases: int, race_pairs: int,
@@ -221,6 +247,11 @@ def build(app, url: str, *, scale: float, latency_cases: int, race_pairs: int,
         town.timings.update(bulk)
 
         t0 = time.perf_counter()
+        town.timings.update(_bulk_deadlines(engine, casework, town, versions[PROCESS], scale,
+                                            random.Random(seed + 1), log))
+        town.timings["bulk_deadlines_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
         if town.dialect == "postgresql":
             # What autovacuum would have done by the time a real database got this big.
             with engine.connect() as conn:
@@ -240,6 +271,17 @@ def build(app, url: str, *, scale: float, latency_cases: int, race_pairs: int,
                     .where(Task.state == READY, Task.due_at < now())),
                 "real_cases": real_cases,
                 "serialized_bytes": len(town.sample_serialized),
+                "running_deadlines": conn.scalar(
+                    select(func.count()).select_from(CaseDeadline)
+                    .where(*_running_deadline())),
+                "queue_team_running_deadlines": conn.scalar(
+                    select(func.count()).select_from(CaseDeadline)
+                    .where(*_running_deadline(),
+                           CaseDeadline.team_id == town.team_ids[QUEUE_TEAM])),
+                "queue_team_overdue_deadlines": conn.scalar(
+                    select(func.count()).select_from(CaseDeadline)
+                    .where(*_running_deadline(), CaseDeadline.due_at < now(),
+                           CaseDeadline.team_id == town.team_ids[QUEUE_TEAM])),
             }
             conn.rollback()
     return town
@@ -348,6 +390,8 @@ def _bulk_insert(engine, casework, town: Municipality, version_id: int, n_cases:
             .values(number=bindparam("b_number")),
             [{"b_id": cid, "b_number": f"{row['created_at'].year}-{cid:06d}"}
              for cid, row in zip(case_ids, case_rows, strict=True)])
+    town.bulk_cases = [(cid, row["team_id"], row["caseworker_id"])
+                       for cid, row in zip(case_ids, case_rows, strict=True)]
     timings["bulk_cases_s"] = time.perf_counter() - t0
     log(f"    {n_cases} cases and citizens in {timings['bulk_cases_s']:.1f} s")
 
@@ -406,3 +450,180 @@ def _bulk_insert(engine, casework, town: Municipality, version_id: int, n_cases:
     timings["bulk_tasks_s"] = time.perf_counter() - t0
     log(f"    {inserted} task rows in {timings['bulk_tasks_s']:.1f} s")
     return timings
+
+
+def _running_deadline() -> list:
+    """Deadlines that still run (as the queue counts them): not met, closed or paused."""
+    return [CaseDeadline.met_at.is_(None), CaseDeadline.closed_at.is_(None),
+            CaseDeadline.paused_at.is_(None)]
+
+
+_RULE_DAYS = {"hours": 1 / 24, "calendar_days": 1.0, "working_days": 7 / 5, "weeks": 7.0,
+              "calendar_months": 30.4}
+
+
+def _bulk_deadlines(engine, casework, town: Municipality, version_id: int, scale: float,
+                    rng: random.Random, log) -> dict:
+    """Deadline rows for the leaders' queue, with core inserts in batches.
+
+    Team QUEUE_TEAM gets QUEUE_TEAM_DEADLINES running deadlines (QUEUE_TEAM_OVERDUE of them
+    overdue, the rest due within 120 days), on its bulk cases and, as there are far too few of
+    those, on extra cases (with citizens, without instances or tasks) made here. The other
+    teams get OTHER_TEAM_DEADLINES each on their bulk cases: 25% met, 5% paused, of the rest
+    15% overdue. 1 to 4 deadlines per case, keys weighted by DEADLINE_WEIGHTS; responsible is
+    the case's caseworker, process henvendelse, warn_at WARN_DAYS before the due date."""
+    timings = {}
+    catalogue = casework.deadlines
+    if catalogue is None:
+        log("    no deadline catalogue: no deadline rows")
+        return timings
+    keys = [k for k in DEADLINE_WEIGHTS if k in catalogue]
+    key_weights = [DEADLINE_WEIGHTS[k] for k in keys]
+    entries = {k: catalogue.get(k) for k in keys}
+    titles = {k: e.title for k, e in entries.items()}
+    bases = {k: "; ".join(str(ref) for ref in e.legal_basis) for k, e in entries.items()}
+    spans = {k: timedelta(days=e.rule.amount * _RULE_DAYS.get(e.rule.kind, 1.0))
+             for k, e in entries.items()}
+    sizes, size_weights = list(DEADLINES_PER_CASE), list(DEADLINES_PER_CASE.values())
+    moment = now()
+    team_number = {v: k for k, v in town.team_ids.items()}
+
+    def case_keys(limit: int) -> list[str]:
+        wanted = min(limit, rng.choices(sizes, size_weights)[0])
+        chosen: list[str] = []
+        while len(chosen) < wanted:
+            key = rng.choices(keys, key_weights)[0]
+            if key not in chosen:
+                chosen.append(key)
+        return chosen
+
+    def plan(total: int) -> list[list[str]]:
+        out, left = [], total
+        while left > 0:
+            out.append(case_keys(left))
+            left -= len(out[-1])
+        return out
+
+    by_team: dict[int, list[tuple[int, int]]] = {t: [] for t in town.team_ids}
+    for case_id, team_id, worker_id in town.bulk_cases:
+        by_team[team_number[team_id]].append((case_id, worker_id))
+
+    # The big team: how many cases its deadlines need, and the extra ones.
+    t0 = time.perf_counter()
+    big_plan = plan(round(QUEUE_TEAM_DEADLINES * scale))
+    big_cases = by_team[QUEUE_TEAM][:len(big_plan)]
+    extra = len(big_plan) - len(big_cases)
+    if extra > 0:
+        big_cases += _extra_cases(engine, town, version_id, QUEUE_TEAM, extra, rng, moment)
+    timings["deadline_extra_cases"] = max(0, extra)
+    timings["deadline_extra_cases_s"] = time.perf_counter() - t0
+    log(f"    {max(0, extra)} extra cases and citizens for team {QUEUE_TEAM}'s deadlines in "
+        f"{timings['deadline_extra_cases_s']:.1f} s")
+
+    def row(case_id, team_id, worker_id, key, overdue, met=False, paused=False) -> dict:
+        if overdue:
+            due = moment - timedelta(days=rng.uniform(0.05, 60))
+        else:
+            due = moment + timedelta(days=rng.uniform(0.05, 120))
+        if met:  # met some time before the due date, or late
+            due = moment - timedelta(days=rng.uniform(0, 90))
+        start = due - spans[key]
+        warn = due - timedelta(days=WARN_DAYS)
+        reminded = warn <= moment and not met
+        breached = due < moment and not met and not paused
+        next_check = None
+        if not (met or paused or breached):
+            next_check = warn if warn > moment else due
+        return {
+            "case_id": case_id, "team_id": team_id, "process_id": PROCESS,
+            "responsible_id": worker_id, "key": key, "title": titles[key],
+            "legal_basis": bases[key], "start_at": start, "due_at": due, "warn_at": warn,
+            "met_at": due - timedelta(days=rng.uniform(-3, 10)) if met else None,
+            "paused_at": moment - timedelta(days=rng.uniform(0, 20)) if paused else None,
+            "pause_reason": "Afventer oplysninger fra borgeren" if paused else None,
+            "reminders_sent": 1 if reminded else 0,
+            "reminded_at": warn if reminded else None,
+            "breached_at": due if breached else None,
+            "closed_at": None, "next_check_at": next_check, "created_at": start,
+        }
+
+    t0 = time.perf_counter()
+    inserted = 0
+    with engine.begin() as conn:
+        rows: list[dict] = []
+
+        def flush(force=False):
+            nonlocal rows, inserted
+            if rows and (force or len(rows) >= 5000):
+                conn.execute(insert(CaseDeadline), rows)
+                inserted += len(rows)
+                rows = []
+
+        team_id = town.team_ids[QUEUE_TEAM]
+        for (case_id, worker_id), case_keys_ in zip(big_cases, big_plan, strict=True):
+            for key in case_keys_:
+                rows.append(row(case_id, team_id, worker_id, key,
+                                rng.random() < QUEUE_TEAM_OVERDUE))
+                flush()
+        for t in sorted(town.team_ids):
+            if t == QUEUE_TEAM:
+                continue
+            cases = by_team[t]
+            for (case_id, worker_id), case_keys_ in zip(
+                    cases, plan(round(OTHER_TEAM_DEADLINES * scale)), strict=False):
+                for key in case_keys_:
+                    fate = rng.random()
+                    rows.append(row(case_id, town.team_ids[t], worker_id, key,
+                                    overdue=rng.random() < 0.15, met=fate < 0.25,
+                                    paused=0.25 <= fate < 0.30))
+                    flush()
+        flush(force=True)
+    timings["bulk_deadline_rows"] = inserted
+    timings["bulk_deadline_rows_s"] = time.perf_counter() - t0
+    log(f"    {inserted} deadline rows in {timings['bulk_deadline_rows_s']:.1f} s")
+    return timings
+
+
+def _reserve_ids(conn, table: str, count: int) -> list[int]:
+    """`count` ids for rows of `table` inserted with explicit ids: from its sequence on
+    PostgreSQL (so later inserts by the application do not collide), after the highest id on
+    SQLite."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                 "FROM generate_series(1, :count)"),
+            {"table": table, "count": count}).scalars())
+    start = (conn.scalar(text(f"SELECT max(id) FROM {table}")) or 0) + 1
+    return list(range(start, start + count))
+
+
+def _extra_cases(engine, town: Municipality, version_id: int, t: int, count: int,
+                 rng: random.Random, moment) -> list[tuple[int, int]]:
+    """`count` cases (and citizens) of team `t` that carry deadlines only: no instance, no
+    task rows. Their ids are reserved first, so that each case is inserted with its number
+    (no RETURNING, no UPDATE). Returns (case id, caseworker id) of each."""
+    team_id = town.team_ids[t]
+    workers = [town.user_ids[worker_name(t, w)] for w in range(1, WORKERS_PER_TEAM + 1)]
+    out: list[tuple[int, int]] = []
+    with engine.begin() as conn:
+        citizen_ids = _reserve_ids(conn, "citizens", count)
+        case_ids = _reserve_ids(conn, "cases", count)
+        for start in range(0, count, 5000):
+            chunk = range(start, min(count, start + 5000))
+            conn.execute(insert(Citizen), [
+                {"id": citizen_ids[j], "cpr": town.cprs.next(), "name": _name(rng),
+                 "address": f"Vejen {rng.randint(1, 200)}, 4000 Roskilde"} for j in chunk])
+            case_rows = []
+            for j in chunk:
+                received = moment - timedelta(days=rng.uniform(1, 120))
+                created = received + timedelta(hours=2)
+                worker = rng.choice(workers)
+                case_rows.append({"id": case_ids[j], "number": f"{created.year}-{case_ids[j]:06d}",
+                                  "process_id": PROCESS, "process_version_id": version_id,
+                                  "team_id": team_id, "caseworker_id": worker,
+                                  "citizen_id": citizen_ids[j], "status": "active",
+                                  "received_at": received, "created_at": created,
+                                  "created_by_id": worker, "closed_at": None})
+                out.append((case_ids[j], worker))
+            conn.execute(insert(Case), case_rows)
+    return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 TARGET_COMPLETE_MEDIAN_MS = 20.0
 TARGET_INBOX_P95_MS = 25.0
+TARGET_QUEUE_P95_MS = 50.0  # the leaders' overdue-deadline queue
 TARGET_SCHEDULER_PER_S = 150.0  # with 4 scheduler processes
 
 
@@ -63,6 +64,17 @@ def rows_for(name: str, res: dict) -> list[list[str]]:
                 and http["non_200"] == 0)
         if bare:
             add(f"inbox scope={scope}, Casework.list_tasks (ms)", bare["median_ms"],
+                bare["p95_ms"])
+    for query, measured in (res.get("deadline_queue") or {}).items():
+        http, bare = measured.get("http"), measured.get("bare")
+        label = query.replace("_", " ")
+        if http:
+            add(f"queue {label}, HTTP (ms, total={http['total']}, non-200={http['non_200']})",
+                http["median_ms"], http["p95_ms"], f"p95 <= {TARGET_QUEUE_P95_MS:g}",
+                http["p95_ms"] is not None and http["p95_ms"] <= TARGET_QUEUE_P95_MS
+                and http["non_200"] == 0)
+        if bare:
+            add(f"queue {label}, oversight.deadline_queue (ms)", bare["median_ms"],
                 bare["p95_ms"])
     tp = res.get("throughput")
     if tp:

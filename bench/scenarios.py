@@ -200,6 +200,88 @@ def inbox_bare(app, username: str, scope: str, n: int, warmup: int) -> dict:
     return {"user": username, "scope": scope, **summarize(samples), "total": page.total}
 
 
+# -- the leaders' deadline queue -------------------------------------------------------------
+
+# The measured queries: name -> query string of GET /api/v1/queues/deadlines.
+QUEUE_QUERIES = {
+    "overdue": "state=overdue&page=1&per_page=50",
+    "overdue_by_caseworker": "state=overdue&group_by=caseworker&page=1&per_page=50",
+}
+
+
+def deadline_queue_over_http(port: int, username: str, name: str, n: int, warmup: int,
+                             profiling: Profiling, meter=None) -> dict:
+    """GET /api/v1/queues/deadlines?<QUEUE_QUERIES[name]> as `username`, one kept-alive
+    connection, `warmup` untimed then `n` timed requests."""
+    client = login(port, username, PASSWORD)
+    path = f"/api/v1/queues/deadlines?{QUEUE_QUERIES[name]}"
+    errors: list[dict] = []
+    samples: list[float] = []
+    page: dict = {}
+    reply = None
+    for i in range(warmup + n):
+        if i == warmup:
+            profiling.start(f"queue_{name}")
+            if meter:
+                meter.start()
+        reply = client.get(path)
+        if reply.status != 200:
+            errors.append(_error(reply))
+            continue
+        if i >= warmup:
+            samples.append(reply.seconds)
+        if not page:
+            page = reply.json()
+    cpu = meter.stop(n) if meter and n else None
+    profiling.stop(f"queue_{name}")
+    client.close()
+    items = page.get("items", [])
+    lights = page.get("caseworkers", [])
+    dues = [t["due_at"] for t in items]
+    return {"user": username, "query": QUEUE_QUERIES[name], **summarize(samples),
+            "non_200": len(errors), "errors": errors[:MAX_ERRORS_KEPT],
+            "total": page.get("total"), "items": len(items),
+            "groups": len(page.get("groups", [])),
+            "caseworkers": len(lights),
+            "red": sum(1 for light in lights if light.get("light") == "red"),
+            "response_bytes": len(reply.body) if reply is not None else None,
+            "all_overdue": all(t.get("state") == "overdue" for t in items),
+            "sorted_by_due": dues == sorted(dues), "cpu": cpu}
+
+
+def deadline_queue_bare(app, username: str, name: str, n: int, warmup: int) -> dict:
+    """engine.oversight.deadline_queue in a fresh session per call, as the API does, without
+    HTTP, authentication or JSON (serializing the items is not included either). Loading the
+    user is not timed."""
+    from urllib.parse import parse_qsl
+
+    from api.extensions import db
+    from engine import oversight
+
+    params = dict(parse_qsl(QUEUE_QUERIES[name]))
+    wanted = oversight.QueueFilter(state=params.get("state", "overdue"))
+    samples = []
+    result: dict = {}
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.username == username))
+        db.session.remove()
+        for i in range(warmup + n):
+            session = db.session
+            user = session.get(User, user_id)
+            t0 = time.perf_counter()
+            with transaction(session):
+                result = oversight.deadline_queue(
+                    session, user, wanted, group_by=params.get("group_by"),
+                    page=int(params.get("page", 1)), per_page=int(params.get("per_page", 50)))
+                len(result["items"])
+            t1 = time.perf_counter()
+            db.session.remove()
+            if i >= warmup:
+                samples.append(t1 - t0)
+    return {"user": username, "query": QUEUE_QUERIES[name], **summarize(samples),
+            "total": result.get("total")}
+
+
 # -- 4. throughput and contention ------------------------------------------------------------
 
 def throughput(port: int, users: list[str], pools: list[list[str]], seconds: float | None,

@@ -213,6 +213,10 @@ class Task(Base):
         return [g for g in self.candidate_groups.split(",") if g]
 
 
+RUNNING_DEADLINE = "met_at IS NULL AND closed_at IS NULL"
+QUEUED = RUNNING_DEADLINE + " AND paused_at IS NULL"
+
+
 class CaseDeadline(Base):
     """A statutory deadline of a case, started by its process (see engine/deadlines).
 
@@ -224,13 +228,16 @@ class CaseDeadline(Base):
     __tablename__ = "case_deadlines"
     __table_args__ = (
         UniqueConstraint("case_id", "key"),
-        # The queue: a team's deadlines that still run, soonest (or latest overdue) first.
-        Index("ix_case_deadlines_team_running", "team_id", "due_at",
-              postgresql_where=text("met_at IS NULL AND closed_at IS NULL"),
-              sqlite_where=text("met_at IS NULL AND closed_at IS NULL")),
+        # The queue reads these alone (on PostgreSQL by index-only scans): a team's running
+        # deadlines by due date (overdue: count, page, groups) and by warning date (the traffic
+        # lights), with the responsible caseworker in the index.
+        Index("ix_case_deadlines_team_running", "team_id", "due_at", "responsible_id",
+              postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
+        Index("ix_case_deadlines_team_warn", "team_id", "warn_at", "due_at", "responsible_id",
+              postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
+        # A caseworker's deadlines, paused ones too (the calendar feed).
         Index("ix_case_deadlines_responsible_running", "responsible_id", "due_at",
-              postgresql_where=text("met_at IS NULL AND closed_at IS NULL"),
-              sqlite_where=text("met_at IS NULL AND closed_at IS NULL")),
+              postgresql_where=text(RUNNING_DEADLINE), sqlite_where=text(RUNNING_DEADLINE)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -98,9 +98,9 @@ def _state_conditions(state: str, moment: datetime) -> list:
 def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
                    group_by: str | None = None, page: int = 1,
                    per_page: int | None = 50) -> dict:
-    """The queue: deadlines in `wanted.state` the user may see, latest overdue (or soonest due)
-    first, with counts per group and a traffic light per caseworker. `per_page=None` returns
-    every row (the CSV export)."""
+    """The queue: deadlines in `wanted.state` the user may see, the most overdue (or the
+    soonest due) first, with counts per group and a traffic light per caseworker.
+    `per_page=None` returns every row (the CSV export)."""
     if wanted.state not in QUEUE_STATES:
         raise ValidationFailed("unknown state", {"state": [f"must be one of {QUEUE_STATES}"]})
     if group_by is not None and group_by not in GROUPS:

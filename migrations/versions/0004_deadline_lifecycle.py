@@ -13,6 +13,7 @@ branch_labels = None
 depends_on = None
 
 RUNNING = "met_at IS NULL AND closed_at IS NULL"
+QUEUED = RUNNING + " AND paused_at IS NULL"
 
 
 def upgrade():
@@ -48,8 +49,12 @@ def upgrade():
         batch.create_foreign_key("fk_case_deadlines_responsible_id", "users",
                                  ["responsible_id"], ["id"])
     op.create_index("ix_case_deadlines_next_check_at", "case_deadlines", ["next_check_at"])
-    op.create_index("ix_case_deadlines_team_running", "case_deadlines", ["team_id", "due_at"],
-                    postgresql_where=sa.text(RUNNING), sqlite_where=sa.text(RUNNING))
+    op.create_index("ix_case_deadlines_team_running", "case_deadlines",
+                    ["team_id", "due_at", "responsible_id"],
+                    postgresql_where=sa.text(QUEUED), sqlite_where=sa.text(QUEUED))
+    op.create_index("ix_case_deadlines_team_warn", "case_deadlines",
+                    ["team_id", "warn_at", "due_at", "responsible_id"],
+                    postgresql_where=sa.text(QUEUED), sqlite_where=sa.text(QUEUED))
     op.create_index("ix_case_deadlines_responsible_running", "case_deadlines",
                     ["responsible_id", "due_at"],
                     postgresql_where=sa.text(RUNNING), sqlite_where=sa.text(RUNNING))
@@ -69,6 +74,7 @@ def upgrade():
 def downgrade():
     op.drop_table("calendar_feeds")
     op.drop_index("ix_case_deadlines_responsible_running", table_name="case_deadlines")
+    op.drop_index("ix_case_deadlines_team_warn", table_name="case_deadlines")
     op.drop_index("ix_case_deadlines_team_running", table_name="case_deadlines")
     op.drop_index("ix_case_deadlines_next_check_at", table_name="case_deadlines")
     with op.batch_alter_table("case_deadlines") as batch:
