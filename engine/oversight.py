@@ -7,7 +7,7 @@ onto them), through the partial index of deadlines that still run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -108,7 +108,10 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
     moment = now()
     scope = _scope_conditions(session, user, wanted)
     conditions = scope + _state_conditions(wanted.state, moment)
-    total = session.scalar(select(func.count()).select_from(CaseDeadline).where(*conditions))
+    # One pass over the index gives the lights, the total and the groups per caseworker.
+    counts = _counts_per_caseworker(session, scope, moment)
+    which = 0 if wanted.state == "overdue" else 1
+    total = sum(c[which] for c in counts.values())
     query = (select(CaseDeadline).where(*conditions)
              .options(joinedload(CaseDeadline.case).joinedload(Case.team))
              .order_by(CaseDeadline.due_at, CaseDeadline.id))
@@ -123,16 +126,45 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
     return {
         "state": wanted.state, "items": items, "total": total, "page": page,
         "per_page": per_page,
-        "groups": _groups(session, conditions, group_by) if group_by else [],
-        "caseworkers": _traffic_lights(session, user, scope, moment, wanted),
+        "groups": _groups(session, conditions, group_by, counts, which) if group_by else [],
+        "caseworkers": _traffic_lights(session, user, counts, wanted),
     }
 
 
-def _groups(session: Session, conditions: list, group_by: str) -> list[dict]:
-    column = {"team": CaseDeadline.team_id, "caseworker": CaseDeadline.responsible_id,
-              "key": CaseDeadline.key, "process": CaseDeadline.process_id}[group_by]
-    rows = session.execute(select(column, func.count(), func.min(CaseDeadline.due_at))
-                           .where(*conditions).group_by(column)).all()
+def _counts_per_caseworker(session: Session, scope: list, moment: datetime) -> dict:
+    """responsible id -> (overdue, due soon, earliest overdue due date, earliest due-soon due
+    date), over the deadlines in scope that are in their reminder window or past it."""
+    late = CaseDeadline.due_at < moment
+    soon = and_(CaseDeadline.due_at >= moment, CaseDeadline.warn_at <= moment)
+    rows = session.execute(
+        select(CaseDeadline.responsible_id,
+               func.sum(case((late, 1), else_=0)), func.sum(case((soon, 1), else_=0)),
+               func.min(case((late, CaseDeadline.due_at))),
+               func.min(case((soon, CaseDeadline.due_at))))
+        .where(*scope, CaseDeadline.warn_at <= moment)
+        .group_by(CaseDeadline.responsible_id))
+    return {worker: (overdue or 0, due_soon or 0, _aware(first_late), _aware(first_soon))
+            for worker, overdue, due_soon, first_late, first_soon in rows}
+
+
+def _aware(value):
+    """min() over a CASE loses the column type: SQLite gives text, both give naive UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _groups(session: Session, conditions: list, group_by: str, counts: dict,
+            which: int) -> list[dict]:
+    if group_by == "caseworker":
+        rows = [(worker, c[which], c[which + 2]) for worker, c in counts.items() if c[which]]
+    else:
+        column = {"team": CaseDeadline.team_id, "key": CaseDeadline.key,
+                  "process": CaseDeadline.process_id}[group_by]
+        rows = session.execute(select(column, func.count(), func.min(CaseDeadline.due_at))
+                               .where(*conditions).group_by(column)).all()
     labels: dict = {}
     if group_by == "team":
         labels = dict(session.execute(select(Team.id, Team.key)).all())
@@ -146,17 +178,11 @@ def _groups(session: Session, conditions: list, group_by: str) -> list[dict]:
     return sorted(groups, key=lambda g: (g["earliest_due_at"], str(g["group"])))
 
 
-def _traffic_lights(session: Session, user: User, scope: list, moment: datetime,
+def _traffic_lights(session: Session, user: User, all_counts: dict,
                     wanted: QueueFilter) -> list[dict]:
     """Every caseworker in scope: red with an overdue deadline, yellow with one due soon (in
     its reminder window), else green; with their counts."""
-    overdue = func.sum(case((CaseDeadline.due_at < moment, 1), else_=0))
-    due_soon = func.sum(case((and_(CaseDeadline.due_at >= moment,
-                                   CaseDeadline.warn_at <= moment), 1), else_=0))
-    counts = {worker: (late or 0, soon or 0) for worker, late, soon in session.execute(
-        select(CaseDeadline.responsible_id, overdue, due_soon)
-        .where(*scope, CaseDeadline.warn_at <= moment)
-        .group_by(CaseDeadline.responsible_id))}
+    counts = {worker: c[:2] for worker, c in all_counts.items()}
     teams, responsible_id = queue_scope(user)
     people = select(User).where(User.active.is_(True), User.role.in_((CASEWORKER, LEADER)))
     if wanted.team is not None:

@@ -30,6 +30,10 @@ def _open(api, username, weeks_ago, cpr="0102031234", team=None):
     return response.get_json()
 
 
+def _deadline_due(case_body) -> datetime:
+    return datetime.fromisoformat(case_body["deadlines"][0]["due_at"])
+
+
 @pytest.fixture
 def cases(api):
     """Team nord: sagsbehandler has two overdue (9 and 12 weeks) and one due soon (7 weeks);
@@ -72,6 +76,11 @@ def test_groups_count_per_caseworker_team_key_and_process(api, cases):
     by_worker = leader.get(QUEUE + "?group_by=caseworker").get_json()["groups"]
     assert {g["group"]: g["count"] for g in by_worker} == {"sagsbehandler": 2,
                                                           "sagsbehandler2": 1}
+    vest_due = _deadline_due(cases["vest"])
+    assert [datetime.fromisoformat(g["earliest_due_at"]) for g in by_worker
+            if g["group"] == "sagsbehandler2"] == [vest_due]
+    assert datetime.fromisoformat(by_worker[0]["earliest_due_at"]) == _deadline_due(
+        cases["late12"])  # the group with the most overdue first
     by_team = leader.get(QUEUE + "?group_by=team").get_json()["groups"]
     assert {g["group"]: g["count"] for g in by_team} == {"nord": 2, "vest": 1}
     assert by_team[0]["group"] == "nord"  # the group with the latest overdue first
