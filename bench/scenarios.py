@@ -144,16 +144,17 @@ def in_memory(casework, n: int, warmup: int) -> dict:
 
 # -- 3. the inbox ----------------------------------------------------------------------------
 
-def inbox_over_http(port: int, username: str, scope: str, n: int, warmup: int,
-                    profiling: Profiling, meter=None) -> dict:
-    client = login(port, username, PASSWORD)
-    path = f"/api/v1/tasks?scope={scope}&per_page=50"
+def _timed_gets(client, path: str, n: int, warmup: int, profiling: Profiling, label: str,
+                meter=None):
+    """`warmup` untimed then `n` timed GETs of `path`: (samples, errors, the first page's
+    JSON, the last reply, CPU figures or None)."""
     errors: list[dict] = []
     samples: list[float] = []
-    page = {}
+    page: dict = {}
+    reply = None
     for i in range(warmup + n):
         if i == warmup:
-            profiling.start(f"inbox_{scope}")
+            profiling.start(label)
             if meter:
                 meter.start()
         reply = client.get(path)
@@ -162,15 +163,24 @@ def inbox_over_http(port: int, username: str, scope: str, n: int, warmup: int,
             continue
         if i >= warmup:
             samples.append(reply.seconds)
-        if i == 0:
+        if not page:
             page = reply.json()
     cpu = meter.stop(n) if meter and n else None
-    profiling.stop(f"inbox_{scope}")
+    profiling.stop(label)
+    return samples, errors, page, reply, cpu
+
+
+def inbox_over_http(port: int, username: str, scope: str, n: int, warmup: int,
+                    profiling: Profiling, meter=None) -> dict:
+    client = login(port, username, PASSWORD)
+    samples, errors, page, reply, cpu = _timed_gets(
+        client, f"/api/v1/tasks?scope={scope}&per_page=50", n, warmup, profiling,
+        f"inbox_{scope}", meter)
     client.close()
     items = page.get("items", [])
     return {"user": username, "scope": scope, **summarize(samples), "non_200": len(errors),
             "errors": errors[:MAX_ERRORS_KEPT], "total": page.get("total"),
-            "items": len(items), "response_bytes": len(reply.body),
+            "items": len(items), "response_bytes": len(reply.body) if reply else None,
             "first_due": items[0]["due_at"] if items else None, "cpu": cpu,
             "sorted_by_due": [t["due_at"] for t in items if t["due_at"]]
             == sorted(t["due_at"] for t in items if t["due_at"])}
@@ -214,26 +224,9 @@ def deadline_queue_over_http(port: int, username: str, name: str, n: int, warmup
     """GET /api/v1/queues/deadlines?<QUEUE_QUERIES[name]> as `username`, one kept-alive
     connection, `warmup` untimed then `n` timed requests."""
     client = login(port, username, PASSWORD)
-    path = f"/api/v1/queues/deadlines?{QUEUE_QUERIES[name]}"
-    errors: list[dict] = []
-    samples: list[float] = []
-    page: dict = {}
-    reply = None
-    for i in range(warmup + n):
-        if i == warmup:
-            profiling.start(f"queue_{name}")
-            if meter:
-                meter.start()
-        reply = client.get(path)
-        if reply.status != 200:
-            errors.append(_error(reply))
-            continue
-        if i >= warmup:
-            samples.append(reply.seconds)
-        if not page:
-            page = reply.json()
-    cpu = meter.stop(n) if meter and n else None
-    profiling.stop(f"queue_{name}")
+    samples, errors, page, reply, cpu = _timed_gets(
+        client, f"/api/v1/queues/deadlines?{QUEUE_QUERIES[name]}", n, warmup, profiling,
+        f"queue_{name}", meter)
     client.close()
     items = page.get("items", [])
     lights = page.get("caseworkers", [])

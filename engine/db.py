@@ -74,3 +74,17 @@ def transaction(session: Session):
     except BaseException:
         session.rollback()
         raise
+
+
+def claim_next(session: Session, query, *, of, condition=None, order_by=None):
+    """`query` narrowed to the row(s) to work on now, locked for this transaction: with
+    `order_by`, only the first; on PostgreSQL rows that another transaction holds are skipped
+    (FOR UPDATE OF `of` SKIP LOCKED), so that any number of schedulers share a queue without
+    waiting for or colliding with each other. (SQLite writers queue at BEGIN IMMEDIATE.)"""
+    if condition is not None:
+        query = query.where(condition)
+    if order_by is not None:
+        query = query.order_by(order_by).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=of, skip_locked=True)
+    return query

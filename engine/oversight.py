@@ -7,9 +7,9 @@ onto them), through the partial index of deadlines that still run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
@@ -133,27 +133,18 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
 
 def _counts_per_caseworker(session: Session, scope: list, moment: datetime) -> dict:
     """responsible id -> (overdue, due soon, earliest overdue due date, earliest due-soon due
-    date), over the deadlines in scope that are in their reminder window or past it."""
-    late = CaseDeadline.due_at < moment
-    soon = and_(CaseDeadline.due_at >= moment, CaseDeadline.warn_at <= moment)
-    rows = session.execute(
-        select(CaseDeadline.responsible_id,
-               func.sum(case((late, 1), else_=0)), func.sum(case((soon, 1), else_=0)),
-               func.min(case((late, CaseDeadline.due_at))),
-               func.min(case((soon, CaseDeadline.due_at))))
-        .where(*scope, CaseDeadline.warn_at <= moment)
-        .group_by(CaseDeadline.responsible_id))
-    return {worker: (overdue or 0, due_soon or 0, _aware(first_late), _aware(first_soon))
-            for worker, overdue, due_soon, first_late, first_soon in rows}
-
-
-def _aware(value):
-    """min() over a CASE loses the column type: SQLite gives text, both give naive UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    date) over the deadlines in scope. Two grouped reads, each a range of its own index, cost
+    half of one read of both ranges with CASE sums."""
+    counts: dict = {}
+    for which, state in enumerate(QUEUE_STATES):
+        rows = session.execute(
+            select(CaseDeadline.responsible_id, func.count(), func.min(CaseDeadline.due_at))
+            .where(*scope, *_state_conditions(state, moment))
+            .group_by(CaseDeadline.responsible_id))
+        for worker, count, earliest in rows:
+            entry = counts.setdefault(worker, [0, 0, None, None])
+            entry[which], entry[which + 2] = count, earliest
+    return {worker: tuple(entry) for worker, entry in counts.items()}
 
 
 def _groups(session: Session, conditions: list, group_by: str, counts: dict,

@@ -18,6 +18,7 @@ from .bpmn.sandbox import create_script_engine
 from .bpmn.specs import describe_element
 from .clock import local_date, now
 from .cpr import normalize_cpr
+from .db import claim_next
 from .deadlines import watch
 from .deadlines.catalogue import DeadlineCatalogue
 from .deadlines.functions import (
@@ -503,15 +504,12 @@ class Casework:
 
     def _claim_due(self, session: Session, condition=None, order: bool = False):
         # The instance and its case in one statement; the case's citizen is not needed here.
-        query = (select(Instance, Case).join(Case, Case.id == Instance.case_id)
-                 .where(Instance.status == RUNNING, Instance.next_due_at <= now())
-                 .options(lazyload(Case.citizen)))
-        if condition is not None:
-            query = query.where(condition)
-        if order:
-            query = query.order_by(Instance.next_due_at).limit(1)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(of=Instance, skip_locked=True)
+        query = claim_next(
+            session, select(Instance, Case).join(Case, Case.id == Instance.case_id)
+            .where(Instance.status == RUNNING, Instance.next_due_at <= now())
+            .options(lazyload(Case.citizen)),
+            of=Instance, condition=condition,
+            order_by=Instance.next_due_at if order else None)
         row = session.execute(query).first()
         return None if row is None else (row[0], row[1])
 

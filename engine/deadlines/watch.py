@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..clock import now
+from ..db import claim_next
 from ..models import Case, CaseDeadline, Membership, User
 from .catalogue import DeadlineCatalogue
 
@@ -53,13 +54,9 @@ def _claim(session: Session, condition, order: bool = False) -> CaseDeadline | N
     """A deadline whose moment has come, locked for this transaction; on PostgreSQL rows other
     schedulers hold are skipped (SKIP LOCKED), so that every reminder and every breach happens
     once however many schedulers run."""
-    query = select(CaseDeadline).where(CaseDeadline.next_check_at <= now())
-    if condition is not None:
-        query = query.where(condition)
-    if order:
-        query = query.order_by(CaseDeadline.next_check_at).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=CaseDeadline)
+    query = claim_next(session, select(CaseDeadline).where(CaseDeadline.next_check_at <= now()),
+                       of=CaseDeadline, condition=condition,
+                       order_by=CaseDeadline.next_check_at if order else None)
     return session.scalars(query).first()
 
 
