@@ -189,10 +189,19 @@ def inbox_over_http(port: int, username: str, scope: str, n: int, warmup: int,
 def inbox_bare(app, username: str, scope: str, n: int, warmup: int) -> dict:
     """Casework.list_tasks in a fresh session per call, as the API does, without HTTP,
     authentication or JSON. Loading the user is not timed."""
+    casework = app.extensions["casework"]
+    samples, page = _timed_calls(app, username, n, warmup, lambda session, user: (
+        casework.list_tasks(session, user, scope, per_page=50)))
+    return {"user": username, "scope": scope, **summarize(samples), "total": page.total}
+
+
+def _timed_calls(app, username: str, n: int, warmup: int, call):
+    """`call(session, user)` in a transaction of a fresh session each time, `warmup` untimed
+    then `n` timed: (samples, the last result). Loading the user is not timed."""
     from api.extensions import db
 
-    casework = app.extensions["casework"]
     samples = []
+    result = None
     with app.app_context():
         user_id = db.session.scalar(select(User.id).where(User.username == username))
         db.session.remove()
@@ -201,13 +210,12 @@ def inbox_bare(app, username: str, scope: str, n: int, warmup: int) -> dict:
             user = session.get(User, user_id)
             t0 = time.perf_counter()
             with transaction(session):
-                page = casework.list_tasks(session, user, scope, per_page=50)
-                len(page.items)
+                result = call(session, user)
             t1 = time.perf_counter()
             db.session.remove()
             if i >= warmup:
                 samples.append(t1 - t0)
-    return {"user": username, "scope": scope, **summarize(samples), "total": page.total}
+    return samples, result
 
 
 # -- the leaders' deadline queue -------------------------------------------------------------
@@ -248,29 +256,14 @@ def deadline_queue_bare(app, username: str, name: str, n: int, warmup: int) -> d
     user is not timed."""
     from urllib.parse import parse_qsl
 
-    from api.extensions import db
     from engine import oversight
 
     params = dict(parse_qsl(QUEUE_QUERIES[name]))
     wanted = oversight.QueueFilter(state=params.get("state", "overdue"))
-    samples = []
-    result: dict = {}
-    with app.app_context():
-        user_id = db.session.scalar(select(User.id).where(User.username == username))
-        db.session.remove()
-        for i in range(warmup + n):
-            session = db.session
-            user = session.get(User, user_id)
-            t0 = time.perf_counter()
-            with transaction(session):
-                result = oversight.deadline_queue(
-                    session, user, wanted, group_by=params.get("group_by"),
-                    page=int(params.get("page", 1)), per_page=int(params.get("per_page", 50)))
-                len(result["items"])
-            t1 = time.perf_counter()
-            db.session.remove()
-            if i >= warmup:
-                samples.append(t1 - t0)
+    samples, result = _timed_calls(app, username, n, warmup, lambda session, user: (
+        oversight.deadline_queue(
+            session, user, wanted, group_by=params.get("group_by"),
+            page=int(params.get("page", 1)), per_page=int(params.get("per_page", 50)))))
     return {"user": username, "query": QUEUE_QUERIES[name], **summarize(samples),
             "total": result.get("total")}
 
