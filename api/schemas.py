@@ -98,13 +98,19 @@ class CaseUpdate(Schema):
         metadata={"description": "corrected received date; the change is audited"})
 
 
-class TaskOut(Schema):
-    id = fields.String()
+class OnCase(Schema):
+    """A list row of something on a case (a task, a deadline): its case and citizen, the CPR
+    number masked."""
+
     case_id = fields.Integer()
-    case_number = fields.Function(lambda t: t.case.number)
-    citizen_name = fields.Function(lambda t: t.case.citizen.name)
-    citizen_cpr = fields.Function(lambda t: mask_cpr(t.case.citizen.cpr),
+    case_number = fields.Function(lambda row: row.case.number)
+    citizen_name = fields.Function(lambda row: row.case.citizen.name)
+    citizen_cpr = fields.Function(lambda row: mask_cpr(row.case.citizen.cpr),
                                   metadata={"description": "masked in lists"})
+
+
+class TaskOut(OnCase):
+    id = fields.String()
     process = fields.String(attribute="process_id")
     bpmn_id = fields.String()
     name = fields.String()
@@ -262,13 +268,8 @@ class QueueQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class QueueItem(DeadlineOut):
+class QueueItem(DeadlineOut, OnCase):
     id = fields.Integer()
-    case_id = fields.Integer()
-    case_number = fields.Function(lambda d: d.case.number)
-    citizen_name = fields.Function(lambda d: d.case.citizen.name)
-    citizen_cpr = fields.Function(lambda d: mask_cpr(d.case.citizen.cpr),
-                                  metadata={"description": "masked in lists"})
     team = fields.Function(lambda d: d.case.team.key)
     process = fields.String(attribute="process_id")
     days_late = fields.Integer(metadata={"description": "whole days past the due day"})
