@@ -10,6 +10,9 @@ from engine.bpmn.registry import ProcessRegistry
 from engine.db import engine_options, tune_engine
 from engine.deadlines import load_catalogue
 from engine.forms import FormCatalog
+from engine.letters.catalogue import load_letters
+from engine.letters.delivery import make_delivery
+from engine.letters.service import Letters, check_breach_letters
 from engine.services import Casework
 
 from .auth import authenticate_request
@@ -37,19 +40,26 @@ def create_app(config: dict | None = None) -> Flask:
     forms = FormCatalog.load(Path(app.config["FORMS_DIR"]))
     registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms,
                                app.extensions["deadlines"].process_actions())
-    app.extensions["casework"] = Casework(registry, forms, app.extensions["deadlines"])
+    # The letters, their letterhead and how they leave; a deadline whose breach sends a letter
+    # must name one that exists.
+    letters = Letters(load_letters(app.config["LETTERS_DIR"], app.config["MUNICIPALITY_FILE"]),
+                      make_delivery(app.config))
+    check_breach_letters(app.extensions["deadlines"], letters.catalogue)
+    app.extensions["letters"] = letters
+    app.extensions["casework"] = Casework(registry, forms, app.extensions["deadlines"], letters)
 
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token"}
     )
-    from . import auth_routes, cases, docs, health, oversight, processes, tasks
+    from . import auth_routes, cases, docs, health, letters, oversight, processes, tasks
 
     api.register_blueprint(auth_routes.blp)
     api.register_blueprint(processes.blp)
     api.register_blueprint(cases.blp)
     api.register_blueprint(tasks.blp)
     api.register_blueprint(oversight.blp)
+    api.register_blueprint(letters.blp)
     app.register_blueprint(oversight.feeds)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)

@@ -419,3 +419,30 @@ def deadlines_due(key, start, variant, amount):
     except SagsflowError as exc:
         _fail(exc.message)
     click.echo(due.isoformat(timespec="seconds") if entry.counts_hours else due.date().isoformat())
+
+
+@main.group()
+def letters():
+    """The letter templates in letters/."""
+
+
+@letters.command("lint")
+@click.argument("folder", required=False)
+def letters_lint(folder):
+    """Check the letter templates: Jinja syntax; every letter shows recipient, date, case number
+    and the caseworker's contact; every decision has legal basis, reasons and complaint
+    guidance. Prints FILE:LINE: RULE: MESSAGE for each problem; exit 0 only when there is none.
+    FOLDER defaults to the configured letters folder (letters/)."""
+    from engine.letters.lint import lint
+
+    from .config import load_config
+
+    target = Path(folder or load_config()["LETTERS_DIR"])
+    if not target.is_dir():
+        _fail(f"{target}: no such folder")
+    problems = lint(target)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"ok: {len(list(target.glob('*.j2')))} templates in {target}")

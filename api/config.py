@@ -54,6 +54,17 @@ def load_config(overrides: dict | None = None) -> dict:
         "PROCESSES_DIR": os.environ.get("SAGSFLOW_PROCESSES", str(PROJECT_ROOT / "processes")),
         "FORMS_DIR": os.environ.get("SAGSFLOW_FORMS", str(PROJECT_ROOT / "forms")),
         "DEADLINE_OVERRIDES": _deadline_overrides(instance),
+        "LETTERS_DIR": os.environ.get("SAGSFLOW_LETTERS", str(PROJECT_ROOT / "letters")),
+        # The letterhead: a TOML file with a [kommune] table over letters/kommune.toml.
+        "MUNICIPALITY_FILE": os.environ.get("SAGSFLOW_MUNICIPALITY") or (
+            str(instance / "kommune.toml") if (instance / "kommune.toml").exists() else None),
+        # How issued letters leave: folder (default), smtp, or python:module:Class.
+        "DELIVERY": os.environ.get("SAGSFLOW_DELIVERY", "folder"),
+        "OUTBOX_DIR": os.environ.get("SAGSFLOW_OUTBOX_DIR", str(instance / "outbox")),
+        "SMTP_HOST": os.environ.get("SAGSFLOW_SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(os.environ.get("SAGSFLOW_SMTP_PORT", 25)),
+        "SMTP_SENDER": os.environ.get("SAGSFLOW_SMTP_SENDER", "sagsflow@localhost"),
+        "SMTP_MAILBOX": os.environ.get("SAGSFLOW_SMTP_MAILBOX"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SAGSFLOW_MAX_BODY_BYTES", 1024 * 1024)),
         "TOKEN_LIFETIME_HOURS": float(os.environ.get("SAGSFLOW_TOKEN_HOURS", 12)),
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SAGSFLOW_TICK_SECONDS", 5)),

@@ -15,6 +15,7 @@ from engine.accounts import purge_expired_tokens
 from engine.db import transaction
 from engine.deadlines import watch
 from engine.errors import Conflict
+from engine.letters.service import mark_failed as mark_letter_failed
 
 from .extensions import db
 
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def tick(app: Flask, max_seconds: float = 60.0) -> dict[str, int]:
     """Fire every due timer and watch every deadline whose moment has come (a reminder or a
-    breach); returns how many instances ("timers") and deadlines ("deadlines") moved.
+    breach) and send every letter due to go out; returns how many instances ("timers"),
+    deadlines ("deadlines") and letters ("letters") moved.
 
     Each transaction claims the next due item itself (earliest first; on PostgreSQL with SKIP
     LOCKED, so any number of schedulers share the queue without waiting for or colliding with
@@ -32,11 +34,14 @@ def tick(app: Flask, max_seconds: float = 60.0) -> dict[str, int]:
     casework = app.extensions["casework"]
     catalogue = casework.deadlines
     queues = [("timers", casework.fire_next_due, casework.mark_error)]
+    letters = casework.letters
     if catalogue is not None:
         queues.append(("deadlines",
-                       lambda session, skip, claimed: watch.watch_next(session, catalogue,
-                                                                       skip, claimed),
+                       lambda session, skip, claimed: watch.watch_next(
+                           session, catalogue, skip, claimed, letters),
                        watch.mark_failed))
+    if letters is not None:
+        queues.append(("letters", letters.send_next, mark_letter_failed))
     moved = {name: 0 for name, *_ in queues}
     stop_at = time.monotonic() + max_seconds
     with app.app_context():

@@ -322,3 +322,60 @@ class ReassignOut(Schema):
 class CalendarOut(Schema):
     url = fields.String(metadata={"description": "secret address of the iCalendar feed; "
                                                  "anyone with it can read the feed"})
+
+
+class RecipientIn(Schema):
+    navn = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    adresse = fields.String(load_default=None, validate=validate.Length(max=500))
+    email = fields.Email(load_default=None)
+    rolle = fields.String(load_default=None, validate=validate.OneOf(
+        ("citizen", "notifier", "provider", "other", "parties")))
+
+
+class LetterCreate(Schema):
+    letter = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                           metadata={"description": "key in letters/letters.toml"})
+    recipient = fields.Nested(RecipientIn, load_default=None)
+    texts = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None,
+                        metadata={"description": "free-text blocks by name"})
+
+
+class LetterUpdate(Schema):
+    recipient = fields.Nested(RecipientIn, load_default=None)
+    texts = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
+
+
+class OutboxOut(Schema):
+    letter_id = fields.Integer()
+    channel = fields.String()
+    status = fields.String(metadata={"description": "queued, sent or failed"})
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class LetterOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    case_number = fields.Function(lambda letter: letter.case.number)
+    key = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    state = fields.String(metadata={"description": "draft or issued (never changes again)"})
+    version = fields.Integer(allow_none=True)
+    recipient = fields.Dict()
+    texts = fields.Dict()
+    origin = fields.String(metadata={"description": "caseworker, process or deadline"})
+    corrects_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    issued_at = fields.DateTime(allow_none=True)
+    issued_by = fields.Function(lambda letter: letter.issued_by.username
+                                if letter.issued_by else None)
+    sha256 = fields.String(allow_none=True)
+    outbox = fields.Nested(OutboxOut, allow_none=True)
+
+
+class OutboxQuery(Schema):
+    status = fields.String(load_default=None,
+                           validate=validate.OneOf(("queued", "sent", "failed")))

@@ -188,6 +188,11 @@ def run_database(name: str, url: str, args, workdir: Path, profiles_dir: Path | 
                 "the figures will be noisy")
         log(f"  server on port {server.port} ({args.server_threads} waitress threads)")
 
+        res["letter_pdf"] = scenarios.letter_pdf(app, max(10, args.n // 10), args.warmup)
+        lp = res["letter_pdf"]
+        log(f"  decision letter ({lp['pages']} pages) to PDF: median {lp['median_ms']} ms, "
+            f"p95 {lp['p95_ms']} ms; HTML alone median {lp['html']['median_ms']} ms")
+
         res["inbox"] = {}
         for scope in ("team", "mine"):
             http = scenarios.inbox_over_http(server.port, inbox_user, scope, args.n,

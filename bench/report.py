@@ -53,6 +53,12 @@ def rows_for(name: str, res: dict) -> list[list[str]]:
     if comp and mem and comp["median_ms"]:
         add("ratio HTTP / in-memory complete (x)", res["ratio_http_in_memory"])
         add("ratio HTTP / in-memory load+complete+save (x)", res["ratio_http_load_complete_save"])
+    letter = res.get("letter_pdf")
+    if letter:
+        add(f"decision letter, {letter['pages']} pages: HTML + PDF, in memory (ms)",
+            letter["median_ms"], letter["p95_ms"])
+        add("  of which HTML from the template (ms)", letter["html"]["median_ms"],
+            letter["html"]["p95_ms"])
     for scope in ("team", "mine"):
         http = res.get("inbox", {}).get(scope, {}).get("http")
         bare = res.get("inbox", {}).get(scope, {}).get("bare")

@@ -419,3 +419,53 @@ def verify_race(app, pairs: list[dict]) -> dict:
             "cases_one_step_on": len(set(cases.values())) - len(wrong_cases),
             "wrong_tasks": wrong_events[:MAX_ERRORS_KEPT],
             "wrong_cases": wrong_cases[:MAX_ERRORS_KEPT]}
+
+
+# -- letters -----------------------------------------------------------------------------------
+
+LETTER_REASONS = (
+    "Kommunen har vurderet din ansøgning efter servicelovens § 85 og de oplysninger, vi har "
+    "modtaget fra dig, din læge og bostedet. ") * 12
+
+
+def letter_pdf(app, n: int, warmup: int) -> dict:
+    """A refusal (a decision with legal basis, reasons and complaint guidance), about two pages,
+    from the shipped template to PDF: the work of issuing a letter, without the database."""
+    import io
+    from datetime import date
+
+    from pypdf import PdfReader
+
+    from engine.letters.render import render_html, render_pdf
+
+    letters = app.extensions["letters"]
+    letter = letters.catalogue.get("afgoerelse_afslag")
+    citizen = {"navn": "Søren Ærø Åberg", "cpr": "010203-1234",
+               "adresse": "Algade 1, 4000 Roskilde"}
+    context = {
+        "kommune": dict(letters.catalogue.municipality),
+        "sag": {"nummer": "2026-000001", "modtaget": date(2026, 10, 1), "proces": "henvendelse",
+                "team": "Voksen Vest"},
+        "borger": citizen, "modtager": {**citizen, "rolle": "citizen"},
+        "sagsbehandler": {"navn": "Sara Sagsbehandler", "email": "sara@kommune.example",
+                          "telefon": None},
+        "dato": date(2026, 11, 26),
+        "data": {"begrundelse": LETTER_REASONS, "henvendelse": "Ansøgning om bostøtte",
+                 "afgoerelse": "afslag", "ydelse": "Socialpædagogisk støtte"},
+        "frister": {}, "tekst": {t.name: LETTER_REASONS for t in letter.texts},
+        "brev": {"titel": letter.title, "noegle": letter.key, "hjemmel": letter.legal_basis,
+                 "version": 1, "retter": None},
+    }
+    html_samples, samples, pdf = [], [], b""
+    for i in range(warmup + n):
+        t0 = time.perf_counter()
+        html = render_html(letters.env, letter, context)
+        t1 = time.perf_counter()
+        pdf = render_pdf(html)
+        t2 = time.perf_counter()
+        if i >= warmup:
+            html_samples.append(t1 - t0)
+            samples.append(t2 - t0)
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    return {**summarize(samples), "pages": pages, "pdf_bytes": len(pdf),
+            "html": summarize(html_samples)}

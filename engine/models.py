@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -291,6 +292,56 @@ class CalendarFeed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class Letter(Base):
+    """A letter of a case: a draft (prepared, its free-text blocks editable) or issued. An issued
+    letter never changes: its HTML, PDF, checksum and the data it was rendered from are kept as
+    they were; a correction is a new letter that names the one it corrects."""
+
+    __tablename__ = "letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # draft | issued
+    version: Mapped[int | None] = mapped_column(Integer)  # per case and key, when issued
+    recipient: Mapped[dict] = mapped_column(JSON)
+    texts: Mapped[dict] = mapped_column(JSON, default=dict)
+    origin: Mapped[str] = mapped_column(String(32))  # caseworker | process | deadline
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    context: Mapped[dict | None] = mapped_column(JSON, deferred=True)
+    html: Mapped[str | None] = mapped_column(Text, deferred=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+    case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
+    issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id], lazy="joined")
+    outbox: Mapped[OutboxItem | None] = relationship(back_populates="letter", lazy="joined",
+                                                     uselist=False)
+
+
+class OutboxItem(Base):
+    """An issued letter on its way out: queued, sent, or failed with the reason (retried with
+    back-off; after the last attempt it waits for someone to retry it, never dropped)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    letter: Mapped[Letter] = relationship(back_populates="outbox")
 
 
 class AuditEvent(Base):

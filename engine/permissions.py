@@ -88,12 +88,12 @@ def require_can_work(user: User, task: Task) -> None:
         )
 
 
-def require_can_manage_deadlines(user: User, case: Case) -> None:
-    """Meeting, pausing and resuming a case's deadlines: the caseworkers and leaders of its
-    team."""
+def require_can_act_on_case(user: User, case: Case) -> None:
+    """Changing a case's deadlines, writing and issuing its letters: the caseworkers and leaders
+    of its team."""
     require_case_access(user, case)
     if user.role not in (CASEWORKER, LEADER):
-        raise Forbidden("only caseworkers and leaders change a case's deadlines")
+        raise Forbidden("only caseworkers and leaders of the case's team do this")
 
 
 def queue_scope(user: User) -> tuple[set[int] | None, int | None]:

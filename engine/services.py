@@ -30,6 +30,7 @@ from .deadlines.functions import (
 )
 from .errors import Conflict, NotFound, ValidationFailed
 from .forms import FormCatalog
+from .letters.requests import letter_request_factory, requested_letters
 from .models import (
     ADMIN,
     CANCELLED,
@@ -54,8 +55,8 @@ from .permissions import (
     is_candidate,
     may_be_responsible,
     may_work_on,
+    require_can_act_on_case,
     require_can_assign,
-    require_can_manage_deadlines,
     require_can_retry,
     require_can_work,
     require_case_access,
@@ -106,13 +107,15 @@ class Casework:
     """The use cases. Holds the parsed processes and forms; holds no per-request state."""
 
     def __init__(self, registry: ProcessRegistry, forms: FormCatalog,
-                 deadlines: DeadlineCatalogue | None = None):
+                 deadlines: DeadlineCatalogue | None = None, letters=None):
         self.registry = registry
         self.forms = forms
         self.deadlines = deadlines
-        # Scripts and expressions reach the deadline catalogue through these functions.
-        self.script_engine = create_script_engine(
-            context_functions=deadline_functions(deadlines) if deadlines else None)
+        self.letters = letters  # engine.letters.service.Letters
+        # Scripts and expressions reach the deadline catalogue (and letters) through these.
+        functions = deadline_functions(deadlines) if deadlines else {}
+        functions["prepare_letter"] = letter_request_factory
+        self.script_engine = create_script_engine(context_functions=functions)
 
     # -- processes -----------------------------------------------------------------------
 
@@ -316,7 +319,7 @@ class Casework:
         """Meet, pause (for a reason the catalogue allows) or resume a deadline of a case, in
         the process data that carries it, so that the process and the rows agree."""
         case = self.get_case(session, user, case_id)
-        require_can_manage_deadlines(user, case)
+        require_can_act_on_case(user, case)
         if self.deadlines is None:
             raise NotFound("this installation has no deadline catalogue")
         row = session.scalar(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
@@ -574,6 +577,7 @@ class Casework:
                                 self.script_engine)
         # What was started before this run: rows need writing only when it changes.
         workflow.recorded_deadlines = started_deadlines(workflow)
+        workflow.recorded_letters = requested_letters(workflow)
         return workflow
 
     def _save(self, session: Session, case: Case, instance: Instance, workflow,
@@ -600,6 +604,7 @@ class Casework:
         self._project_tasks(session, case, instance, workflow, moment)
         # Deadlines may move timers, so the workflow is written after them.
         self._record_deadlines(session, case, instance, workflow, moment, actor)
+        self._prepare_requested_letters(session, case, workflow)
         instance.serialized = runtime.dump(self.registry.serializer, workflow)
         instance.updated_at = moment
         instance.next_due_at = runtime.next_timer_due(workflow)
@@ -640,6 +645,16 @@ class Casework:
             edit_deadlines(workflow, lambda k, e: started[k] if e != started.get(k, e) else None)
             self._move_due_dates(session, case, instance, workflow)
         workflow.recorded_deadlines = started
+
+    def _prepare_requested_letters(self, session: Session, case: Case, workflow) -> None:
+        """Letters a process step asked for (prepare_letter) become drafts on the case."""
+        requested = requested_letters(workflow)
+        new = {key: at for key, at in requested.items()
+               if getattr(workflow, "recorded_letters", {}).get(key) != at}
+        if new and self.letters is not None:
+            for key in new:
+                self.letters.prepare(session, case, key, "process")
+        workflow.recorded_letters = requested
 
     @staticmethod
     def _deadline_changed(session: Session, case: Case, row: CaseDeadline, values: dict,

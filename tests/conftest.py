@@ -42,8 +42,9 @@ USERS = (
 )
 
 # Deleted before every test, children first; users and teams are made once per database.
-CASE_TABLES = ("access_log", "audit_events", "case_deadlines", "tasks", "instances", "cases",
-               "citizens", "api_tokens", "calendar_feeds", "process_versions")
+CASE_TABLES = ("access_log", "audit_events", "outbox", "letters", "case_deadlines", "tasks",
+               "instances", "cases", "citizens", "api_tokens", "calendar_feeds",
+               "process_versions")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -65,9 +66,10 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def app(database_url, tmp_path_factory):
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
-                      "TESTING": True})
+                      "TESTING": True,
+                      "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox"))})
     with app.app_context():
         with transaction(db.session) as session:
             teams = {"nord": create_team(session, "nord", "Børn og Unge Nord"),

@@ -11,7 +11,9 @@ The table follows engine/permissions.py and the checks in engine/services.py:
 - the team's caseworkers and leaders meet, pause and resume its deadlines;
 - the deadline queue shows leaders their teams, caseworkers their own deadlines, administrators
   all; leaders of the case's team (and administrators) move it to another caseworker;
-- everyone may make and revoke their own calendar address.
+- everyone may make and revoke their own calendar address;
+- the team's caseworkers and leaders write and issue its letters; whoever may see the case
+  reads them.
 """
 
 from __future__ import annotations
@@ -67,6 +69,23 @@ ROUTES = (
     Route("POST", "/api/v1/me/calendar", (201, 201, 201, 201, 201, 201, 201)),
     Route("DELETE", "/api/v1/me/calendar", (404, 404, 404, 404, 404, 404, 404),
           note="404: allowed, but the user has no calendar address"),
+    Route("GET", "/api/v1/cases/{case}/letters", (200, 200, 403, 200, 403, 403, 200)),
+    Route("POST", "/api/v1/cases/{case}/letters", (201, 201, 403, 201, 403, 403, 403),
+          body={"letter": "lukning", "texts": {"aarsag": "Sagen er afgjort."}}),
+    Route("GET", "/api/v1/letters/{letter}", (200, 200, 403, 200, 403, 403, 200),
+          note="{letter}: a draft of the case, made by sagsbehandler"),
+    Route("PATCH", "/api/v1/letters/{letter}", (200, 200, 403, 200, 403, 403, 403),
+          body={"texts": {"aarsag": "Rettet."}}),
+    Route("GET", "/api/v1/letters/{letter}/preview", (200, 200, 403, 200, 403, 403, 200)),
+    Route("POST", "/api/v1/letters/{letter}/issue", (200, 200, 403, 200, 403, 403, 403)),
+    Route("POST", "/api/v1/letters/{letter}/correct", (409, 409, 403, 409, 403, 403, 403),
+          note="409: allowed, but a draft is edited, not corrected"),
+    Route("GET", "/api/v1/letters/{letter}/pdf", (409, 409, 403, 409, 403, 403, 409),
+          note="409: allowed, but a draft has no PDF yet"),
+    Route("POST", "/api/v1/letters/{letter}/retry-delivery", (409, 409, 403, 409, 403, 403, 403),
+          note="409: allowed, but the draft is not in the outbox"),
+    Route("GET", "/api/v1/outbox", (200, 200, 200, 200, 200, 200, 200),
+          note="each sees the outbox of their own teams (a designer: none)"),
     Route("GET", "/api/v1/tasks", (200, 200, 200, 200, 200, 200, 200)),
     Route("GET", "/api/v1/tasks/{task}", (200, 200, 403, 200, 403, 403, 200)),
     Route("POST", "/api/v1/tasks/{task}/claim", (200, 200, 403, 403, 403, 403, 403),
@@ -146,7 +165,14 @@ def test_route_gives_each_user_the_status_of_the_table(app, api, route, username
         body = {**new_case_body(received_at=_received()), "team_id": _nord_id(app)}
     if body and body.get("case_ids") == "{case}":
         body["case_ids"] = [case["id"]]
-    url = route.path.format(case=case["id"], task=task["id"], key="sel85_afgoerelse")
+    letter_id = None
+    if "{letter}" in route.path:
+        made = api("sagsbehandler").post(f"/api/v1/cases/{case['id']}/letters", json={
+            "letter": "lukning", "texts": {"aarsag": "Sagen er afgjort."}})
+        assert made.status_code == 201, made.get_json()
+        letter_id = made.get_json()["id"]
+    url = route.path.format(case=case["id"], task=task["id"], key="sel85_afgoerelse",
+                            letter=letter_id)
     before, cases_before = _snapshot(api, case["id"]), _case_count(api)
 
     client = api(username)
@@ -154,7 +180,7 @@ def test_route_gives_each_user_the_status_of_the_table(app, api, route, username
 
     expected = route.statuses[USERS.index(username)]
     assert response.status_code == expected, response.get_json()
-    assert response.is_json
+    assert response.is_json or response.mimetype in ("text/html", "application/pdf")
     if expected >= 400:
         assert response.get_json()["message"]
         assert _snapshot(api, case["id"]) == before

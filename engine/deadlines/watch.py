@@ -60,15 +60,16 @@ def _claim(session: Session, condition, order: bool = False) -> CaseDeadline | N
     return session.scalars(query).first()
 
 
-def watch(session: Session, catalogue: DeadlineCatalogue, deadline_id: int) -> str | None:
+def watch(session: Session, catalogue: DeadlineCatalogue, deadline_id: int,
+          letters=None) -> str | None:
     """Remind of or breach one deadline whose moment has come. Returns "reminded",
     "breached" or None (nothing to do: another scheduler took it, or it moved)."""
     row = _claim(session, CaseDeadline.id == deadline_id)
-    return None if row is None else _act(session, catalogue, row)
+    return None if row is None else _act(session, catalogue, row, letters)
 
 
 def watch_next(session: Session, catalogue: DeadlineCatalogue, skip=(),
-               claimed: list | None = None) -> bool:
+               claimed: list | None = None, letters=None) -> bool:
     """Claim the next deadline whose moment has come (earliest first) and act on it: what the
     scheduler does in each transaction. False when none is left (see Casework.fire_next_due
     for `skip` and `claimed`)."""
@@ -77,18 +78,19 @@ def watch_next(session: Session, catalogue: DeadlineCatalogue, skip=(),
         return False
     if claimed is not None:
         claimed.append(row.id)
-    _act(session, catalogue, row)
+    _act(session, catalogue, row, letters)
     return True
 
 
-def _act(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline) -> str | None:
+def _act(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline,
+         letters=None) -> str | None:
     moment = now()
     outcome = None
     moments = reminder_moments(catalogue, row)
     passed = sum(1 for m in moments if m <= moment)
     if row.due_at <= moment and row.breached_at is None:
         row.reminders_sent = max(row.reminders_sent, passed)
-        _breach(session, catalogue, row, moment)
+        _breach(session, catalogue, row, moment, letters)
         outcome = "breached"
     elif passed > row.reminders_sent:
         # Several reminders passed at once (the scheduler was down, or the case is back-dated):
@@ -110,7 +112,7 @@ def team_leaders(session: Session, team_id: int) -> list[User]:
 
 
 def _breach(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline,
-            moment: datetime) -> None:
+            moment: datetime, letters=None) -> None:
     row.breached_at = moment
     audit.record(session, row.case_id, "deadline_breached", None, key=row.key, title=row.title,
                  due_at=row.due_at.isoformat(),
@@ -124,9 +126,15 @@ def _breach(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline,
             audit.record(session, row.case_id, "deadline_escalated", None, key=row.key,
                          to=leaders, note=params.get("note"))
         elif action.action == "letter":
-            # The letters module takes these up as letters to prepare (issue: letters).
+            # A draft on the case for the caseworker to check and issue (engine.letters).
+            draft = None
+            if letters is not None:
+                draft = letters.prepare(session, row.case, params["letter"], "deadline",
+                                        recipient={"rolle": params["to"]}
+                                        if params["to"] != "citizen" else None)
             audit.record(session, row.case_id, "letter_requested", None, key=row.key,
-                         letter=params["letter"], to=params["to"])
+                         letter=params["letter"], to=params["to"],
+                         letter_id=draft.id if draft else None)
         else:
             audit.record(session, row.case_id, "deadline_action_due", None, key=row.key,
                          action=action.action, by="process", **params)
