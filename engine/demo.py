@@ -27,6 +27,7 @@ DEMO_CASES = (
     ("0102031234", "Emil Hansen", "Algade 1, 4000 Roskilde", 1, []),
     ("1506884321", "Fatima Ali", "Bygaden 7, 4000 Roskilde", 3, [
         ("vurder_henvendelse", {"henvendelse": "Ønsker hjælp til struktur i hverdagen.",
+                                "ydelse": "socialpædagogisk støtte efter servicelovens § 85",
                                 "udfald": "afvis", "begrundelse": "Behovet dækkes af tilbud i "
                                 "almenområdet."}),
     ]),
@@ -79,6 +80,9 @@ def load_demo(session: Session, casework: Casework) -> bool:
                                                      Task.bpmn_id == bpmn_id,
                                                      Task.state == "ready"))
             casework.complete_task(session, worker, task.id, data)
+        if i == 1 and casework.letters is not None:
+            # The refusal letter, drafted from what was entered, waiting to be issued.
+            casework.letters.create_draft(session, worker, case.id, "afgoerelse_afslag")
     casework.open_case(
         session, users["sagsbehandler"], "henvendelse",
         {"cpr": "1010101234", "name": "Oliver Berg", "address": "Vænget 2, 4000 Roskilde"},

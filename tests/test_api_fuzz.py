@@ -175,3 +175,32 @@ def test_random_queue_queries_never_crash_the_api(api):
             assert response.get_json()["message"]
 
     check()
+
+
+def test_random_letter_bodies_never_crash_the_api(api):
+    worker = api("sagsbehandler")
+    case = worker.post("/api/v1/cases", json=new_case_body(
+        received_at=(now() - timedelta(days=1)).isoformat())).get_json()
+    draft = worker.post(f"/api/v1/cases/{case['id']}/letters",
+                        json={"letter": "lukning"}).get_json()
+    recipients = st.fixed_dictionaries({}, optional={
+        "navn": text | json_values, "adresse": text | json_values, "email": text | json_values,
+        "rolle": st.sampled_from(["citizen", "other", "x"]) | json_values})
+    bodies = st.fixed_dictionaries({}, optional={
+        "letter": st.sampled_from(["lukning", "afgoerelse_afslag", "ukendt"]) | json_values,
+        "recipient": recipients | json_values,
+        "texts": st.dictionaries(st.sampled_from(["aarsag", "begrundelse"]) | text,
+                                 text | json_values, max_size=3) | json_values})
+
+    @FUZZ
+    @given(body=bodies)
+    def check(body):
+        _assert_refused_or_fine(_post(worker, f"/api/v1/cases/{case['id']}/letters", body))
+        patched = worker.client.patch(
+            f"/api/v1/letters/{draft['id']}", data=json.dumps(body, ensure_ascii=True),
+            headers={**worker.headers, "Content-Type": "application/json"})
+        _assert_refused_or_fine(patched)
+        preview = worker.get(f"/api/v1/letters/{draft['id']}/preview")
+        assert preview.status_code < 500, preview.get_data(as_text=True)
+
+    check()
