@@ -653,11 +653,15 @@ class Casework:
                if getattr(workflow, "recorded_letters", {}).get(key) != at}
         if new and self.letters is not None:
             for key in new:
+                if key not in self.letters.catalogue:
+                    audit.record(session, case.id, "error", None, element=None,
+                                 message=f"prepare_letter: no letter {key!r} in "
+                                         "letters/letters.toml")
+                    continue
                 self.letters.prepare(session, case, key, "process")
         workflow.recorded_letters = requested
 
-    @staticmethod
-    def _deadline_changed(session: Session, case: Case, row: CaseDeadline, values: dict,
+    def _deadline_changed(self, session: Session, case: Case, row: CaseDeadline, values: dict,
                           moment: datetime, actor: User | None) -> None:
         key = row.key
         if values["met_at"] is not None and row.met_at is None:
@@ -673,9 +677,11 @@ class Casework:
         if (row.start_at, row.due_at) != (values["start_at"], values["due_at"]):
             audit.record(session, case.id, "deadline_changed", actor, key=key,
                          old=row.due_at.isoformat(), new=values["due_at"].isoformat())
-            # A new due date: its reminders are given again, and it is breached again if
-            # it passes again.
-            row.reminders_sent = 0
+            # A new due date: its reminders still ahead are given (not those already
+            # passed), and it is breached again if it passes again.
+            row.reminders_sent = sum(
+                1 for m in watch.reminder_moments(self.deadlines, row.key, values["due_at"])
+                if m <= moment)
             if values["due_at"] > moment:
                 row.breached_at = None
         for name, value in values.items():

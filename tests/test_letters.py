@@ -334,3 +334,111 @@ def test_concurrent_ticks_send_each_letter_once(app, api, session):
     assert sum(results) == 3
     session.expire_all()
     assert [i.attempts for i in session.scalars(select(OutboxItem))] == [1, 1, 1]
+
+
+# -- review fixes: robustness ------------------------------------------------------------------
+
+
+def test_an_adapter_that_breaks_counts_its_attempts_and_stops(app, api, session):
+    worker, letter = _issued(api)
+    letters = app.extensions["letters"]
+
+    class Broken:
+        name = "broken"
+
+        def deliver(self, outgoing):
+            raise RuntimeError("the Digital Post client crashed")
+
+    original, letters.delivery = letters.delivery, Broken()
+    try:
+        assert _tick(app)["letters"] == 0  # failed, not done
+        failed = worker.get(f"/api/v1/letters/{letter['id']}").get_json()["outbox"]
+        assert failed["status"] == "failed" and failed["attempts"] == 1
+        assert "the Digital Post client crashed" in failed["last_error"]
+        assert _tick(app)["letters"] == 0  # not again before its back-off
+        item = session.scalar(select(OutboxItem))
+        assert item.next_attempt_at > now()
+    finally:
+        letters.delivery = original
+
+
+def test_patching_the_recipient_keeps_what_was_not_given(api):
+    worker, case = _refused_case(api)
+    draft = _draft(worker, case)
+    patched = worker.client.patch(f"/api/v1/letters/{draft['id']}", headers=worker.headers,
+                                  json={"recipient": {"email": "soeren@example.org"}})
+    assert patched.status_code == 200, patched.get_json()
+    recipient = patched.get_json()["recipient"]
+    assert recipient["navn"] == CITIZEN["name"] and recipient["email"] == "soeren@example.org"
+
+
+def test_reading_an_issued_letter_is_logged(app, api):
+    from engine.models import AccessLog
+
+    worker, letter = _issued(api)
+    worker.get(f"/api/v1/letters/{letter['id']}/preview")
+    worker.get(f"/api/v1/letters/{letter['id']}/pdf")
+    with app.app_context():
+        actions = db.session.scalars(select(AccessLog.action).where(
+            AccessLog.case_id == letter["case_id"])).all()
+        db.session.remove()
+    assert "preview_letter" in actions and "view_letter" in actions
+
+
+def _render(tmp_path, body: str, data: dict):
+    from engine.letters.catalogue import LetterType
+    from engine.letters.render import make_environment, render_html
+
+    class Catalogue:
+        folder = tmp_path
+
+    (tmp_path / "t.html.j2").write_text(body, encoding="utf-8")
+    letter = LetterType(key="t", title="T", kind="letter", template="t.html.j2",
+                        recipient="citizen", legal_basis=None, requires=(), texts=())
+    return render_html(make_environment(Catalogue), letter, {"data": data})
+
+
+@pytest.mark.parametrize("body, data, expected", [
+    ("{% if data.x %}ja{% else %}nej{% endif %}", {}, "nej"),
+    ("{{ data.x or 'ingen' }}", {}, "ingen"),
+    ("{% if data.x.y is defined %}ja{% else %}nej{% endif %}", {}, "nej"),
+    ("{{ data.d | dato }} {{ data.d | klokken }}", {"d": "2026-03-29T12:30:00+00:00"},
+     "29. marts 2026 kl. 14.30"),
+    ("{{ data.n | kr }}", {"n": 1234.5}, "1.234,50 kr."),
+])
+def test_templates_may_test_for_values_without_failing(tmp_path, body, data, expected):
+    assert _render(tmp_path, body, data) == expected
+
+
+@pytest.mark.parametrize("body, data, words", [
+    ("{{ data.x | dato }}", {}, "x"),
+    ("{{ data.x + 1 }}", {}, "x"),
+    ("{{ data.x.y }}", {}, "x.y"),
+    ("{{ data.d | dato }}", {"d": "næste tirsdag"}, "needs a date, but the case has"),
+    ("{{ data.n | kr }}", {"n": "abc"}, "needs an amount, but the case has"),
+    ("{% for p in data.people %}{{ p }}{% endfor %}", {"people": 3}, "cannot be made"),
+])
+def test_a_value_a_template_cannot_use_is_named_not_a_server_error(tmp_path, body, data, words):
+    from engine.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match=words):
+        _render(tmp_path, body, data)
+
+
+def test_letters_load_data_uris_only():
+    from engine.letters.render import letter_url_fetcher
+
+    fetcher = letter_url_fetcher()
+    for url in ("file:///etc/passwd", "http://127.0.0.1:9/x.png"):
+        with pytest.raises(ValueError, match="disallowed protocol"):
+            fetcher.fetch(url)
+    assert fetcher.fetch("data:text/plain,hej").read() == b"hej"
+
+
+def test_lint_refuses_turning_escaping_off(tmp_path):
+    folder = _copy(tmp_path)
+    closing = folder / "lukning.html.j2"
+    closing.write_text(closing.read_text(encoding="utf-8").replace(
+        "{{ tekst.aarsag | afsnit }}", "{{ tekst.aarsag | safe }}"), encoding="utf-8")
+    problems = [str(p) for p in lint(folder)]
+    assert any("lukning.html.j2" in p and "escaping: |safe" in p for p in problems), problems

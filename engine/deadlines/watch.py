@@ -8,7 +8,7 @@ written by the casework service; what the watcher writes is its own: reminders s
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,15 +24,15 @@ from .catalogue import DeadlineCatalogue
 # the deadline has such a timer (engine.bpmn.registry).
 
 
-def reminder_moments(catalogue: DeadlineCatalogue, row: CaseDeadline) -> list[datetime]:
-    if row.key not in catalogue:  # an entry removed from the catalogue: no reminders
+def reminder_moments(catalogue: DeadlineCatalogue, key: str, due: datetime) -> list[datetime]:
+    if key not in catalogue:  # an entry removed from the catalogue: no reminders
         return []
-    return catalogue.reminders(row.key, row.due_at)
+    return catalogue.reminders(key, due)
 
 
 def schedule(catalogue: DeadlineCatalogue, row: CaseDeadline) -> None:
     """Work out when the deadline turns yellow and when the watcher must next look at it."""
-    moments = reminder_moments(catalogue, row)
+    moments = reminder_moments(catalogue, row.key, row.due_at)
     row.warn_at = moments[0] if moments else row.due_at
     if row.met_at is not None or row.paused_at is not None or row.closed_at is not None:
         row.next_check_at = None
@@ -86,7 +86,7 @@ def _act(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline,
          letters=None) -> str | None:
     moment = now()
     outcome = None
-    moments = reminder_moments(catalogue, row)
+    moments = reminder_moments(catalogue, row.key, row.due_at)
     passed = sum(1 for m in moments if m <= moment)
     if row.due_at <= moment and row.breached_at is None:
         row.reminders_sent = max(row.reminders_sent, passed)
@@ -150,11 +150,11 @@ def close_case_deadlines(session: Session, catalogue: DeadlineCatalogue, case: C
 
 
 def mark_failed(session: Session, deadline_id: int, message: str) -> None:
-    """A deadline the watcher could not handle stops being watched and shows as an error on
-    its case, so that it does not hold up the queue."""
+    """A deadline the watcher could not handle shows as an error on its case and is looked at
+    again in an hour, so that it neither holds up the queue nor is forgotten."""
     row = session.get(CaseDeadline, deadline_id)
     if row is None:
         return
-    row.next_check_at = None
+    row.next_check_at = now() + timedelta(hours=1)
     audit.record(session, row.case_id, "error", None, key=row.key,
                  message=f"watching deadline {row.key!r} failed: {message}", element=None)

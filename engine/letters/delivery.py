@@ -88,9 +88,11 @@ class SmtpDelivery:
     name = "smtp"
 
     def __init__(self, host: str, port: int, sender: str, mailbox: str | None,
-                 timeout: float = 20.0):
+                 timeout: float = 20.0, starttls: bool = False, username: str | None = None,
+                 password: str | None = None):
         self.host, self.port, self.sender, self.mailbox = host, port, sender, mailbox
-        self.timeout = timeout
+        self.timeout, self.starttls = timeout, starttls
+        self.username, self.password = username, password
 
     def deliver(self, outgoing: Outgoing) -> None:
         to = outgoing.recipient_email or self.mailbox
@@ -106,10 +108,18 @@ class SmtpDelivery:
         message.add_attachment(outgoing.pdf, maintype="application", subtype="pdf",
                                filename=outgoing.filename)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as exc:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
             raise DeliveryFailed(f"SMTP {self.host}:{self.port}: {exc}") from None
+        try:  # accepted by the server: a failing goodbye does not make it unsent
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
 
 
 def make_delivery(config: dict) -> Delivery:
@@ -120,7 +130,10 @@ def make_delivery(config: dict) -> Delivery:
         return FolderDrop(config["OUTBOX_DIR"])
     if kind == "smtp":
         return SmtpDelivery(config["SMTP_HOST"], int(config["SMTP_PORT"]),
-                            config["SMTP_SENDER"], config.get("SMTP_MAILBOX"))
+                            config["SMTP_SENDER"], config.get("SMTP_MAILBOX"),
+                            starttls=bool(config.get("SMTP_STARTTLS")),
+                            username=config.get("SMTP_USERNAME"),
+                            password=config.get("SMTP_PASSWORD"))
     if kind.startswith("python:"):
         module, _, cls = kind[len("python:"):].partition(":")
         try:

@@ -8,6 +8,8 @@ trees before anything is sent.
   `begrundelse`: FVL §§ 22, 24) and complaint guidance (block `klagevejledning`: FVL § 25),
   each with content.
 - Every free-text block a template prints is declared in the catalogue, and the other way round.
+- Nothing turns escaping off (`|safe`, `{% autoescape false %}`): case data and free text are
+  always escaped.
 """
 
 from __future__ import annotations
@@ -110,6 +112,13 @@ def lint(folder: Path | str) -> list[Problem]:
                 elif not _has_output(block):
                     problems.append(Problem(letter.template, block.lineno, "decision",
                                             f"block {name} is empty: a decision needs {what}"))
+        for node in tree.find_all(nodes.Filter):
+            if node.name == "safe":
+                problems.append(Problem(letter.template, node.lineno, "escaping",
+                                        "|safe prints case data unescaped: leave it out"))
+        for node in tree.find_all(nodes.ScopedEvalContextModifier):
+            problems.append(Problem(letter.template, node.lineno, "escaping",
+                                    "{% autoescape %} blocks are not allowed in letters"))
         declared = {t.name for t in letter.texts}
         used = {ref.split(".", 1)[1] for ref in refs if ref.startswith("tekst.")}
         for name in sorted(used - declared):

@@ -25,12 +25,39 @@ MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august"
           "oktober", "november", "december")
 
 
+def _moment(value, what: str):
+    """A date or datetime from a value of the case (a date, a datetime or an ISO string)."""
+    if isinstance(value, _Missing):
+        return value
+    try:
+        if isinstance(value, str):
+            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        if isinstance(value, date):
+            return value
+    except ValueError:
+        pass
+    raise ValidationFailed(f"the letter needs {what}, but the case has {value!r}",
+                           {"letter": [f"{value!r} is not {what}"]})
+
+
 def danish_date(value) -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    value = _moment(value, "a date")
+    if isinstance(value, _Missing):
+        return str(value)
     if isinstance(value, datetime):
         value = value.astimezone(LOCAL_TZ).date() if value.tzinfo else value.date()
     return f"{value.day}. {MONTHS[value.month - 1]} {value.year}"
+
+
+def clock(value) -> str:
+    """The Danish time of day of a datetime ("kl. 14.30"), or nothing for a date."""
+    value = _moment(value, "a date and time")
+    if isinstance(value, _Missing):
+        return str(value)
+    if not isinstance(value, datetime):
+        return ""
+    local = value.astimezone(LOCAL_TZ) if value.tzinfo else value
+    return f"kl. {local:%H.%M}"
 
 
 def paragraphs(text) -> Markup:
@@ -42,7 +69,13 @@ def paragraphs(text) -> Markup:
 
 
 def kroner(value) -> str:
-    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    if isinstance(value, _Missing):
+        return str(value)
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        raise ValidationFailed(f"the letter needs an amount, but the case has {value!r}",
+                               {"letter": [f"{value!r} is not an amount"]}) from None
     whole, _, cents = f"{amount:,.2f}".partition(".")
     return f"{whole.replace(',', '.')},{cents} kr."
 
@@ -69,23 +102,36 @@ class _Missing(Undefined):
         self._record()
         return iter(())
 
-    def __bool__(self):
-        self._record()
+    def __bool__(self):  # a test ({% if data.x %}) is not a use
         return False
+
+    def __len__(self):
+        self._record()
+        return 0
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        return self._fail_with_undefined_error()
+        return type(self)(name=f"{self._undefined_name}.{name}")
 
-    _fail_with_undefined_error = __str__
+    def __getitem__(self, key):
+        return type(self)(name=f"{self._undefined_name}[{key!r}]")
+
+    def _fail_with_undefined_error(self, *args, **kwargs):
+        self._record()
+        return ""
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = \
+        __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pos__ = \
+        __neg__ = __call__ = __lt__ = __le__ = __gt__ = __ge__ = __int__ = __float__ = \
+        __complex__ = __pow__ = __rpow__ = _fail_with_undefined_error
 
 
 def make_environment(catalogue: LetterCatalogue) -> Environment:
     env = Environment(loader=FileSystemLoader(str(catalogue.folder)),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=_Missing, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(dato=danish_date, afsnit=paragraphs, kr=kroner)
+    env.filters.update(dato=danish_date, afsnit=paragraphs, kr=kroner, klokken=clock)
     return env
 
 
@@ -110,6 +156,8 @@ def case_context(session: Session, catalogue: LetterCatalogue, case: Case, momen
             AuditEvent.case_id == case.id, AuditEvent.kind == "task_completed")
             .order_by(AuditEvent.id)):
         data.update((event.data or {}).get("data") or {})
+    # An empty answer is no answer: a letter that prints it fails, naming it.
+    data = {k: v for k, v in data.items() if v not in (None, "", [])}
     deadlines = {row.key: {"titel": row.title, "forfald": local_date(row.due_at),
                            "hjemmel": row.legal_basis}
                  for row in session.scalars(select(CaseDeadline)
@@ -144,6 +192,12 @@ def render_html(env: Environment, letter: LetterType, context: dict) -> str:
     token = _collected.set(collected)
     try:
         html = env.get_template(letter.template).render(context)
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # a value of the case the template cannot use
+        raise ValidationFailed(
+            f"letter {letter.key!r} cannot be made from the case's data: "
+            f"{exc.__class__.__name__}: {exc}", {"letter": [str(exc)]}) from None
     finally:
         _collected.reset(token)
     missing = list(dict.fromkeys(collected))
@@ -154,10 +208,17 @@ def render_html(env: Environment, letter: LetterType, context: dict) -> str:
     return html
 
 
-def render_pdf(html: str, base_url: str | None = None) -> bytes:
+def letter_url_fetcher():
+    """Letters may embed data: URIs (the logo) and nothing else: no files, no network."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
+
+
+def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=base_url).write_pdf()
+    return HTML(string=html, url_fetcher=letter_url_fetcher()).write_pdf()
 
 
 __all__ = ["TemplateSyntaxError", "case_context", "danish_date", "make_environment",

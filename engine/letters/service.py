@@ -73,7 +73,7 @@ class Letters:
         letter_type = self.catalogue.get(key)
         moment = now()
         context = case_context(session, self.catalogue, case, moment)
-        prefilled = {block.name: str(_lookup(context, block.prefill) or "")
+        prefilled = {block.name: _as_text(_lookup(context, block.prefill))
                      if block.prefill else "" for block in letter_type.texts}
         prefilled.update(self._checked_texts(letter_type, texts))
         draft = Letter(case_id=case.id, case=case, key=key, title=letter_type.title,
@@ -125,11 +125,9 @@ class Letters:
         letter_type = self.catalogue.get(letter.key)
         if texts is not None:
             letter.texts = {**letter.texts, **self._checked_texts(letter_type, texts)}
-        if recipient is not None:
-            letter.recipient = {"navn": recipient.get("navn"),
-                                "adresse": recipient.get("adresse"),
-                                "email": recipient.get("email"),
-                                "rolle": recipient.get("rolle") or letter.recipient["rolle"]}
+        if recipient is not None:  # only what was given changes
+            letter.recipient = {**letter.recipient,
+                                **{k: v for k, v in recipient.items() if v is not None}}
         audit.record(session, letter.case_id, "letter_edited", user, letter=letter.key,
                      letter_id=letter.id)
         return letter
@@ -159,9 +157,9 @@ class Letters:
 
     def preview(self, session: Session, user: User, letter_id: int) -> str:
         letter = self._letter(session, user, letter_id)
+        audit.log_access(session, user, letter.case_id, "preview_letter")
         if letter.state == ISSUED:
             return letter.html
-        audit.log_access(session, user, letter.case_id, "preview_letter")
         html, _ = self._render(session, letter, now(), None)
         return html
 
@@ -170,6 +168,9 @@ class Letters:
         came from; the letter goes to the outbox."""
         letter = self._letter(session, user, letter_id)
         require_can_act_on_case(user, letter.case)
+        # Two clicks on "issue" at once: the second waits here, then sees the letter issued.
+        session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
+        session.refresh(letter)
         if letter.state != DRAFT:
             raise Conflict(f"letter {letter.id} is already issued; correct it with a new letter")
         moment = now()
@@ -237,7 +238,8 @@ class Letters:
     def retry_delivery(self, session: Session, user: User, letter_id: int) -> Letter:
         letter = self._letter(session, user, letter_id)
         require_can_act_on_case(user, letter.case)
-        item = letter.outbox
+        item = session.scalar(select(OutboxItem).where(OutboxItem.letter_id == letter.id)
+                              .with_for_update())  # not while the scheduler is sending it
         if item is None or item.status == SENT:
             raise Conflict(f"letter {letter.id} is not waiting to be sent")
         item.status, item.next_attempt_at = QUEUED, now()
@@ -291,10 +293,20 @@ def mark_failed(session: Session, item_id: int, message: str) -> None:
     item = session.get(OutboxItem, item_id)
     if item is None:
         return
+    item.attempts += 1  # the attempt itself was rolled back with the failure
     item.status, item.last_error = FAILED, f"delivery broke: {message}"
-    item.next_attempt_at = now() + backoff(max(item.attempts, 1))
+    item.next_attempt_at = (now() + backoff(item.attempts)
+                            if item.attempts < MAX_ATTEMPTS else None)
     audit.record(session, item.letter.case_id, "letter_delivery_failed", None,
                  letter_id=item.letter_id, attempt=item.attempts, reason=item.last_error)
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(str(v) for v in value)
+    return str(value)
 
 
 def _jsonable(value):
