@@ -38,14 +38,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["deadlines"] = load_catalogue(
         Path(app.config["PROCESSES_DIR"]), app.config["DEADLINE_OVERRIDES"])
     forms = FormCatalog.load(Path(app.config["FORMS_DIR"]))
-    registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms,
-                               app.extensions["deadlines"].process_actions())
     # The letters, their letterhead and how they leave; a deadline whose breach sends a letter
-    # must name one that exists.
+    # must name one that exists, and so must a process step that prepares one.
     letters = Letters(load_letters(app.config["LETTERS_DIR"], app.config["MUNICIPALITY_FILE"]),
                       make_delivery(app.config))
     check_breach_letters(app.extensions["deadlines"], letters.catalogue)
     app.extensions["letters"] = letters
+    registry = ProcessRegistry(Path(app.config["PROCESSES_DIR"]), forms,
+                               app.extensions["deadlines"].process_actions(),
+                               set(letters.catalogue.keys()))
     app.extensions["casework"] = Casework(registry, forms, app.extensions["deadlines"], letters)
 
     api.init_app(app)

@@ -325,6 +325,7 @@ def check(files):
     from engine.bpmn.registry import parse_sources
     from engine.deadlines import load_catalogue
     from engine.forms import FormCatalog
+    from engine.letters.catalogue import load_letters
 
     from .config import load_config
 
@@ -334,8 +335,9 @@ def check(files):
     try:
         forms = FormCatalog.load(Path(config["FORMS_DIR"]))
         deadlines = load_catalogue(Path(config["PROCESSES_DIR"]), config["DEADLINE_OVERRIDES"])
+        letters = load_letters(config["LETTERS_DIR"], config["MUNICIPALITY_FILE"])
         definitions = parse_sources({p.name: p.read_text(encoding="utf-8") for p in paths},
-                                    forms, deadlines.process_actions())
+                                    forms, deadlines.process_actions(), set(letters.keys()))
     except SagsflowError as exc:
         _fail(exc.message)
     except UnicodeDecodeError as exc:

@@ -129,15 +129,17 @@ def build_casework(tmp_path, session, forms):
     folder = tmp_path / "processes"
     folder.mkdir()
 
-    def build(files: dict[str, str], deadlines=None) -> Casework:
-        """`deadlines`: a deadline catalogue, for processes that use deadline functions."""
+    def build(files: dict[str, str], deadlines=None, letters=None) -> Casework:
+        """`deadlines`: a deadline catalogue, for processes that use deadline functions;
+        `letters`: the Letters use cases, for processes that prepare letters."""
         for name, source in files.items():
             (folder / name).write_text(source, encoding="utf-8")
-        registry = ProcessRegistry(folder, forms,
-                                   deadlines.process_actions() if deadlines is not None else None)
+        registry = ProcessRegistry(
+            folder, forms, deadlines.process_actions() if deadlines is not None else None,
+            set(letters.catalogue.keys()) if letters is not None else None)
         with transaction(session):
             registry.deploy(session, "test")
-        return Casework(registry, forms, deadlines)
+        return Casework(registry, forms, deadlines, letters)
 
     return build
 

@@ -231,8 +231,8 @@ def test_a_process_step_prepares_a_letter(app, session, build_casework):
 
     casework = build_casework({"hoering.bpmn": linear(
         "hoering", ("brev", script_task("brev", 'prepare_letter("partshoering")')),
-        ("vent", user_task("vent")))}, deadlines=app.extensions["deadlines"])
-    casework.letters = app.extensions["letters"]
+        ("vent", user_task("vent")))}, deadlines=app.extensions["deadlines"],
+        letters=app.extensions["letters"])
     with transaction(session):
         case = casework.open_case(session, get_user(session, "sagsbehandler"), "hoering",
                                   PERSON, now())
@@ -442,3 +442,19 @@ def test_lint_refuses_turning_escaping_off(tmp_path):
         "{{ tekst.aarsag | afsnit }}", "{{ tekst.aarsag | safe }}"), encoding="utf-8")
     problems = [str(p) for p in lint(folder)]
     assert any("lukning.html.j2" in p and "escaping: |safe" in p for p in problems), problems
+
+
+def test_deploy_refuses_a_process_preparing_an_unknown_letter(app, forms):
+    from bpmn_helpers import linear, script_task
+
+    from engine.bpmn.registry import parse_sources
+    from engine.errors import ProcessDefinitionError
+
+    keys = set(app.extensions["letters"].catalogue.keys())
+    bad = linear("breve", ("brev", script_task("brev", 'prepare_letter("findes_ikke")',
+                                              name="Forbered brev")))
+    with pytest.raises(ProcessDefinitionError,
+                       match=r"element brev \(Forbered brev\): unknown letter 'findes_ikke'"):
+        parse_sources({"brev.bpmn": bad}, forms, None, keys)
+    good = linear("breve", ("brev", script_task("brev", 'prepare_letter("lukning")')))
+    assert "breve" in parse_sources({"brev.bpmn": good}, forms, None, keys)

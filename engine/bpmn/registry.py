@@ -133,7 +133,7 @@ def _hash_sources(sources: dict[str, str]) -> str:
 
 
 def parse_sources(
-    sources: dict[str, str], forms: FormCatalog | None, deadline_keys=None
+    sources: dict[str, str], forms: FormCatalog | None, deadline_keys=None, letter_keys=None
 ) -> dict[str, ProcessDefinition]:
     """Parse and validate a set of BPMN/DMN files given as {file name: XML text}.
 
@@ -195,7 +195,8 @@ def parse_sources(
         user_tasks = []
         for process_spec in [spec, *subprocess_specs.values()]:
             filename = parser.get_process_parser(process_spec.name).filename
-            user_tasks.extend(_check_process(filename, process_spec, forms, deadline_keys))
+            user_tasks.extend(_check_process(filename, process_spec, forms, deadline_keys,
+                                             letter_keys))
         if isinstance(deadline_keys, Mapping):
             _check_breach_timers(parser, [spec, *subprocess_specs.values()], deadline_keys)
         definitions[pid] = ProcessDefinition(
@@ -226,6 +227,7 @@ def _describe(filename: str, exc: Exception) -> str:
 
 _DEADLINE_CALL = re.compile(
     r"""\b(?:start_|meet_|pause_|resume_)?deadline\(\s*["']([^"']*)["']""")
+_LETTER_CALL = re.compile(r"""\bprepare_letter\(\s*["']([^"']*)["']""")
 _START_CALL = re.compile(r"""\bstart_deadline\(\s*["']([^"']*)["']""")
 _DUE_CALL = re.compile(r"""(?<![\w.])deadline\(\s*["']([^"']*)["']""")
 
@@ -263,7 +265,7 @@ def _check_deadline_keys(where: str, texts, deadline_keys) -> None:
 
 
 def _check_process(filename: str, process_spec, forms: FormCatalog | None,
-                   deadline_keys=None) -> list:
+                   deadline_keys=None, letter_keys=None) -> list:
     """Casework rules SpiffWorkflow does not check: scripts and expressions compile in the
     sandbox, every deadline they name exists, every user task names a form that exists and
     who may do it."""
@@ -304,6 +306,11 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None,
                                          getattr(task_spec, "due_date", None),
                                          getattr(task_spec, "follow_up_date", None)],
                                  deadline_keys)
+            if letter_keys is not None:
+                for key in _LETTER_CALL.findall(script or ""):
+                    if key not in letter_keys:
+                        raise ProcessDefinitionError(
+                            f"{where}: unknown letter {key!r} (not in letters/letters.toml)")
         except ScriptRefused as exc:
             raise ProcessDefinitionError(f"{where}: script refused by the sandbox: {exc}") from None
         except SyntaxError as exc:
@@ -379,11 +386,12 @@ class ProcessRegistry:
     the sources stored with their deployment, so every deployed version stays loadable.
     """
 
-    def __init__(self, folder: Path, forms: FormCatalog, deadline_keys=None):
+    def __init__(self, folder: Path, forms: FormCatalog, deadline_keys=None, letter_keys=None):
         self.folder = Path(folder)
         self.forms = forms
         self.serializer = create_serializer()
-        self.current = parse_sources(read_folder(self.folder), forms, deadline_keys)
+        self.current = parse_sources(read_folder(self.folder), forms, deadline_keys,
+                                     letter_keys)
         self._by_version: dict[int, ProcessDefinition] = {}
         self._lock = threading.Lock()
 
