@@ -72,17 +72,17 @@ def _csv(items) -> str:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for d in items:
-        writer.writerow([
+        writer.writerow([_cell(str(value)) for value in (
             d.case.number, d.case.team.key, d.process_id,
-            d.responsible.username if d.responsible else "", d.key, _cell(d.title),
-            _cell(d.legal_basis), _local(d.due_at), d.days_late, STATE_NAMES[d.state],
-            _local(d.reminded_at), _local(d.breached_at)])
+            d.responsible.username if d.responsible else "", d.key, d.title,
+            d.legal_basis, _local(d.due_at), d.days_late, STATE_NAMES[d.state],
+            _local(d.reminded_at), _local(d.breached_at))])
     return out.getvalue()
 
 
 def _cell(text: str) -> str:
     """No formula injection: a cell that a spreadsheet would run starts with a quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @blp.post("/reassignments")

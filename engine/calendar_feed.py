@@ -51,14 +51,17 @@ def feed_user(session: Session, raw: str) -> User:
 
 
 def render_feed(session: Session, user: User) -> str:
-    """The user's running deadlines and their open tasks with a due date."""
+    """The user's running deadlines and their open tasks with a due date, in the teams they
+    are still part of."""
     deadlines = list(session.scalars(
         select(CaseDeadline).where(CaseDeadline.responsible_id == user.id,
+                                   CaseDeadline.team_id.in_(user.team_ids or {-1}),
                                    CaseDeadline.met_at.is_(None),
                                    CaseDeadline.closed_at.is_(None))
         .order_by(CaseDeadline.due_at)))
     tasks = list(session.scalars(
         select(Task).where(Task.assignee_id == user.id, Task.state == READY,
+                           Task.team_id.in_(user.team_ids or {-1}),
                            Task.due_at.is_not(None)).order_by(Task.due_at)))
     audit.log_list_access(session, user, [d.case_id for d in deadlines] +
                           [t.case_id for t in tasks], "calendar_feed")

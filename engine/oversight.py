@@ -70,9 +70,12 @@ def _scope_conditions(session: Session, user: User, wanted: QueueFilter) -> list
             raise Forbidden(f"you may not see the deadlines of team {wanted.team!r}")
         teams = {team_id}
     if wanted.caseworker is not None:
-        worker_id = session.scalar(select(User.id).where(User.username == wanted.caseworker))
+        worker = select(User.id).where(User.username == wanted.caseworker)
+        if teams is not None:  # whether someone exists outside one's teams is not one's business
+            worker = worker.join(Membership).where(Membership.team_id.in_(teams or {-1}))
+        worker_id = session.scalar(worker.limit(1))
         if worker_id is None:
-            problems["caseworker"] = [f"no user {wanted.caseworker!r}"]
+            problems["caseworker"] = [f"no caseworker {wanted.caseworker!r} in your teams"]
         elif responsible_id is not None and worker_id != responsible_id:
             raise Forbidden("a caseworker sees only their own deadlines")
         responsible_id = worker_id

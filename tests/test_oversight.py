@@ -107,6 +107,11 @@ def test_each_sees_only_their_own(api, cases):
     assert [i["case_number"] for i in own["items"]] == [cases["soon3"]["number"]]
     assert [c["username"] for c in own["caseworkers"]] == ["sagsbehandler3"]
     assert api("sagsbehandler3").get(QUEUE + "?caseworker=sagsbehandler").status_code == 403
+    # a leader of another team learns nothing about who works elsewhere
+    other = api("leder2").get(QUEUE + "?caseworker=sagsbehandler")
+    unknown = api("leder2").get(QUEUE + "?caseworker=findes_ikke")
+    assert other.status_code == unknown.status_code == 422
+    assert "in your teams" in other.get_json()["message"] + str(other.get_json())
     assert api("designer").get(QUEUE).status_code == 403
 
 
