@@ -112,6 +112,8 @@ class Casework:
         self.forms = forms
         self.deadlines = deadlines
         self.letters = letters  # engine.letters.service.Letters
+        if letters is not None:
+            letters.issued_hooks.append(self._letter_issued)
         # Scripts and expressions reach the deadline catalogue (and letters) through these.
         functions = deadline_functions(deadlines) if deadlines else {}
         functions["prepare_letter"] = letter_request_factory
@@ -320,6 +322,21 @@ class Casework:
         the process data that carries it, so that the process and the rows agree."""
         case = self.get_case(session, user, case_id)
         require_can_act_on_case(user, case)
+        return self._change_deadline(session, user, case, key, action, reason)
+
+    def _letter_issued(self, session: Session, user: User, letter) -> None:
+        """A letter that answers a deadline (letters.toml `meets`) meets it when issued."""
+        key = self.letters.catalogue.get(letter.key).meets
+        if key is None or self.deadlines is None:
+            return
+        row = session.scalar(select(CaseDeadline).where(
+            CaseDeadline.case_id == letter.case_id, CaseDeadline.key == key,
+            CaseDeadline.met_at.is_(None), CaseDeadline.closed_at.is_(None)))
+        if row is not None:
+            self._change_deadline(session, user, letter.case, key, "meet")
+
+    def _change_deadline(self, session: Session, user: User, case: Case, key: str,
+                         action: str, reason: str | None = None) -> CaseDeadline:
         if self.deadlines is None:
             raise NotFound("this installation has no deadline catalogue")
         row = session.scalar(select(CaseDeadline).where(CaseDeadline.case_id == case.id,

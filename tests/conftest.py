@@ -139,9 +139,15 @@ def build_casework(tmp_path, session, forms):
             set(letters.catalogue.keys()) if letters is not None else None)
         with transaction(session):
             registry.deploy(session, "test")
-        return Casework(registry, forms, deadlines, letters)
+        casework = Casework(registry, forms, deadlines, letters)
+        built.append(casework)
+        return casework
 
-    return build
+    built: list[Casework] = []
+    yield build
+    for casework in built:  # the app's Letters outlive this test's Casework
+        if casework.letters is not None:
+            casework.letters.issued_hooks.remove(casework._letter_issued)
 
 
 def get_user(session, username: str) -> User:

@@ -458,3 +458,34 @@ def test_deploy_refuses_a_process_preparing_an_unknown_letter(app, forms):
         parse_sources({"brev.bpmn": bad}, forms, None, keys)
     good = linear("breve", ("brev", script_task("brev", 'prepare_letter("lukning")')))
     assert "breve" in parse_sources({"brev.bpmn": good}, forms, None, keys)
+
+
+def test_issuing_the_receipt_meets_its_deadline(app, session, api, build_casework):
+    from bpmn_helpers import CITIZEN as PERSON
+    from bpmn_helpers import linear, script_task, user_task
+    from conftest import get_user
+
+    from engine.db import transaction
+    from engine.models import CaseDeadline
+
+    casework = build_casework({"kvittering.bpmn": linear(
+        "kvittering", ("frist", script_task(
+            "frist", 'start_deadline("kvittering_6hd", modtaget_tidspunkt)\n'
+                     'prepare_letter("kvittering_underretning")')),
+        ("vent", user_task("vent")))}, deadlines=app.extensions["deadlines"],
+        letters=app.extensions["letters"])
+    worker = get_user(session, "sagsbehandler")
+    with transaction(session):
+        case = casework.open_case(session, worker, "kvittering", PERSON, now())
+    [draft] = session.scalars(select(Letter).where(Letter.case_id == case.id)).all()
+    letters = app.extensions["letters"]
+    with transaction(session):
+        letters.update_draft(session, worker, draft.id,
+                             recipient={"navn": "Skolelærer Hansen", "rolle": "notifier"})
+        letters.issue(session, worker, draft.id)
+    session.expire_all()
+    row = session.scalar(select(CaseDeadline).where(CaseDeadline.case_id == case.id))
+    assert row.key == "kvittering_6hd" and row.state == "met"
+    kinds = [e.kind for e in session.scalars(select(AuditEvent).where(
+        AuditEvent.case_id == case.id).order_by(AuditEvent.id))]
+    assert kinds.index("letter_issued") < kinds.index("deadline_met")

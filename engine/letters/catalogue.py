@@ -44,6 +44,7 @@ class LetterType:
     legal_basis: str | None
     requires: tuple[str, ...]
     texts: tuple[TextBlock, ...]
+    meets: str | None = None  # a deadline that issuing the letter meets (e.g. kvittering_6hd)
 
     @property
     def is_decision(self) -> bool:
@@ -96,7 +97,7 @@ def _entry(raw, folder: Path, source: str, index: int) -> LetterType:
     if not isinstance(raw, dict):
         raise _problem(where, "must be a table")
     unknown = set(raw) - {"key", "title", "kind", "template", "recipient", "legal_basis",
-                          "requires", "texts"}
+                          "requires", "texts", "meets"}
     if unknown:
         raise _problem(where, f"unknown field(s) {', '.join(sorted(unknown))}")
     key = _text(raw, "key", where)
@@ -139,7 +140,8 @@ def _entry(raw, folder: Path, source: str, index: int) -> LetterType:
     return LetterType(key=key, title=_text(raw, "title", where), kind=kind, template=template,
                       recipient=recipient,
                       legal_basis=_text(raw, "legal_basis", where, required=False),
-                      requires=tuple(requires), texts=tuple(texts))
+                      requires=tuple(requires), texts=tuple(texts),
+                      meets=_text(raw, "meets", where, required=False))
 
 
 def load_letters(folder: Path | str, municipality_file: str | None = None) -> LetterCatalogue:

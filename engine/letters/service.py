@@ -36,6 +36,9 @@ class Letters:
         self.catalogue = catalogue
         self.env = make_environment(catalogue)
         self.delivery = delivery
+        # Called with (session, user, letter) when a letter is issued, in its transaction
+        # (the casework meets the deadline the letter answers).
+        self.issued_hooks: list = []
 
     # -- drafts ----------------------------------------------------------------------------
 
@@ -192,6 +195,8 @@ class Letters:
                      letter_id=letter.id, version=version, sha256=letter.sha256,
                      corrects=letter.corrects_id)
         session.flush()
+        for hook in self.issued_hooks:
+            hook(session, user, letter)
         return letter
 
     def correct(self, session: Session, user: User, letter_id: int) -> Letter:
@@ -320,9 +325,15 @@ def _jsonable(value):
 
 
 def check_breach_letters(deadlines, catalogue: LetterCatalogue) -> None:
-    """Every letter a deadline's breach prepares exists in the letter catalogue."""
+    """Every letter a deadline's breach prepares exists in the letter catalogue, and every
+    deadline a letter meets exists in the deadline catalogue."""
     from .catalogue import LetterCatalogueError
 
+    for letter in catalogue:
+        if letter.meets and deadlines is not None and letter.meets not in deadlines:
+            raise LetterCatalogueError(
+                f"letters/letters.toml: letter {letter.key!r}: meets: no deadline "
+                f"{letter.meets!r} in processes/deadlines.toml")
     for entry in deadlines or ():
         for action in entry.on_breach:
             if action.action == "letter" and action.params["letter"] not in catalogue:
