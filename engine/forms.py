@@ -58,9 +58,11 @@ class Form:
                 fields.setdefault(name, []).append("unknown field")
         for error in self.validator.iter_errors(submitted):
             if error.validator == "required":
-                for name in self.schema.get("required", []):
-                    if name not in submitted:
-                        fields.setdefault(name, []).append("required field is missing")
+                # Top-level or conditional (if/then): name each field that is missing.
+                for name in error.validator_value:
+                    if isinstance(error.instance, dict) and name not in error.instance:
+                        path = ".".join([*(str(p) for p in error.absolute_path), name])
+                        fields.setdefault(path, []).append("required field is missing")
                 continue
             if error.validator == "additionalProperties":
                 continue  # reported above as unknown fields

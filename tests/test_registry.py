@@ -47,7 +47,7 @@ def _user_task_specs(definition):
 
 def test_shipped_processes_parse_with_their_forms(forms):
     definitions_ = parse_sources(read_folder(PROCESSES_DIR), forms)
-    assert set(definitions_) == {"henvendelse", "indhent_oplysninger"}
+    assert set(definitions_) == {"henvendelse", "indhent_oplysninger", "sel50"}
     main = definitions_["henvendelse"]
     assert main.startable is True
     assert main.name == "Henvendelse om støtte"
