@@ -88,5 +88,11 @@ def load_demo(session: Session, casework: Casework) -> bool:
         {"cpr": "1010101234", "name": "Oliver Berg", "address": "Vænget 2, 4000 Roskilde"},
         now() - timedelta(days=2), status="expected",
     )
+    # Child welfare (Barnets lov § 20): a fresh notification, and one not assessed in 24 hours
+    # (the leader has the escalation).
+    for cpr, name, hours in (("0305151234", "Liva Holm", 3), ("1207141234", "Noah Krogh", 30)):
+        casework.open_case(session, users["sagsbehandler"], "sel50",
+                           {"cpr": cpr, "name": name, "address": "Skolevej 4, 4000 Roskilde"},
+                           now() - timedelta(hours=hours))
     session.flush()
     return True
