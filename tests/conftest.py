@@ -150,6 +150,18 @@ def build_casework(tmp_path, session, forms):
             casework.letters.issued_hooks.remove(casework._letter_issued)
 
 
+def run_tick(app) -> dict:
+    """The scheduler's tick as its own process runs it: after the test's session has ended its
+    transaction (on SQLite an open transaction holds the write lock), in an app context of its
+    own; the test's session then reads afresh. Returns what moved, by queue."""
+    from api import scheduler
+
+    db.session.commit()
+    moved = scheduler.tick(app)
+    db.session.expire_all()
+    return moved
+
+
 def get_user(session, username: str) -> User:
     return session.scalar(select(User).where(User.username == username))
 

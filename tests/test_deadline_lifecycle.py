@@ -7,20 +7,16 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from bpmn_helpers import CITIZEN, definitions, end, flow, process, script_task, start, user_task
-from conftest import get_user, new_case_body
+from conftest import get_user, new_case_body, run_tick
 from sqlalchemy import select
 
-from api import scheduler
 from engine.clock import now
 from engine.db import transaction
 from engine.models import AuditEvent, CaseDeadline, Instance, Task
 
 
 def _tick(app):
-    from api.extensions import db
-
-    db.session.commit()
-    return scheduler.tick(app)["deadlines"]
+    return run_tick(app)["deadlines"]
 
 
 def _events(session, case_id, kind):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from conftest import new_case_body
+from conftest import new_case_body, run_tick
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -29,14 +29,6 @@ CITIZEN = {"cpr": "0102031234", "name": "Søren Ærø Åberg"}
 REFUSAL = {"henvendelse": "Ønsker hjælp til struktur i hverdagen.", "udfald": "afvis",
            "ydelse": "socialpædagogisk støtte efter servicelovens § 85",
            "begrundelse": "Behovet dækkes af tilbud i almenområdet."}
-
-
-def _tick(app):
-    """The scheduler's tick in its own app context; the test's session then reads afresh."""
-    db.session.commit()
-    moved = scheduler.tick(app)
-    db.session.expire_all()
-    return moved
 
 
 def _refused_case(api):
@@ -212,7 +204,7 @@ def test_a_breached_decision_deadline_prepares_the_letter_to_the_citizen(app, ap
     long_ago = (now() - timedelta(weeks=9)).isoformat(timespec="seconds")
     case = api("sagsbehandler").post("/api/v1/cases",
                                      json=new_case_body(received_at=long_ago)).get_json()
-    _tick(app)
+    run_tick(app)
     session.expire_all()
     [draft] = session.scalars(select(Letter).where(Letter.case_id == case["id"])).all()
     assert (draft.key, draft.origin, draft.state) == ("forventet_afgoerelsestidspunkt",
@@ -251,8 +243,8 @@ def _issued(api):
 
 def test_the_outbox_drops_issued_letters_in_the_folder_once(app, api, session):
     worker, letter = _issued(api)
-    assert _tick(app)["letters"] == 1
-    assert _tick(app)["letters"] == 0
+    assert run_tick(app)["letters"] == 1
+    assert run_tick(app)["letters"] == 0
     sent = worker.get(f"/api/v1/letters/{letter['id']}").get_json()["outbox"]
     assert sent["status"] == "sent" and sent["attempts"] == 1
     folder = Path(app.config["OUTBOX_DIR"])
@@ -270,15 +262,15 @@ def test_a_failed_delivery_shows_its_reason_and_is_retried_with_back_off(
     original = letters.delivery
     letters.delivery = FolderDrop(blocked / "sub")
     try:
-        assert _tick(app)["letters"] == 1
+        assert run_tick(app)["letters"] == 1
         failed = worker.get(f"/api/v1/letters/{letter['id']}").get_json()["outbox"]
         assert failed["status"] == "failed" and "cannot write" in failed["last_error"]
         assert failed["next_attempt_at"] is not None
-        assert _tick(app)["letters"] == 0  # not before its time
+        assert run_tick(app)["letters"] == 0  # not before its time
     finally:
         letters.delivery = original
     with time_machine.travel(now() + timedelta(minutes=5), tick=False):
-        assert _tick(app)["letters"] == 1
+        assert run_tick(app)["letters"] == 1
     sent = worker.get(f"/api/v1/letters/{letter['id']}").get_json()["outbox"]
     assert (sent["status"], sent["attempts"]) == ("sent", 2)
     listed = api("leder").get("/api/v1/outbox?status=sent").get_json()
@@ -351,11 +343,11 @@ def test_an_adapter_that_breaks_counts_its_attempts_and_stops(app, api, session)
 
     original, letters.delivery = letters.delivery, Broken()
     try:
-        assert _tick(app)["letters"] == 0  # failed, not done
+        assert run_tick(app)["letters"] == 0  # failed, not done
         failed = worker.get(f"/api/v1/letters/{letter['id']}").get_json()["outbox"]
         assert failed["status"] == "failed" and failed["attempts"] == 1
         assert "the Digital Post client crashed" in failed["last_error"]
-        assert _tick(app)["letters"] == 0  # not again before its back-off
+        assert run_tick(app)["letters"] == 0  # not again before its back-off
         item = session.scalar(select(OutboxItem))
         assert item.next_attempt_at > now()
     finally:

@@ -25,10 +25,9 @@ from bpmn_helpers import (
     start,
     user_task,
 )
-from conftest import get_user, new_case_body
+from conftest import get_user, new_case_body, run_tick
 from sqlalchemy import delete, select, update
 
-from api import scheduler
 from engine.accounts import create_user
 from engine.bpmn import runtime
 from engine.clock import now
@@ -176,12 +175,7 @@ def test_scope_team_means_the_callers_own_teams(api):
 # -- 4. the scheduler marks an instance it cannot fire as in error ---------------------------
 
 def _tick(app):
-    """The scheduler's tick after the test's session has ended its transaction (on SQLite an
-    open transaction holds the write lock)."""
-    from api.extensions import db
-
-    db.session.commit()
-    return scheduler.tick(app)["timers"]
+    return run_tick(app)["timers"]
 
 
 def _case_waiting_for_answer(session, casework, reply_days):

@@ -6,11 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from conftest import new_case_body
+from conftest import new_case_body, run_tick
 from sqlalchemy import select
 
-from api import scheduler
-from api.extensions import db
 from engine.clock import now
 from engine.models import Letter
 
@@ -21,13 +19,6 @@ FROM_SCHOOL = {"kilde": "fagperson", "fagperson_rolle": "Klasselærer",
 INVESTIGATE = {"betingelser": ["saerlig_stoette"], "beslutning": "undersoegelse"}
 ANALYSIS = {"udvikling": "…", "foraeldrekompetence": "…", "familie_netvaerk": "…",
             "konklusion": "Ida har brug for støtte i hverdagen."}
-
-
-def _tick(app):
-    db.session.commit()
-    moved = scheduler.tick(app)
-    db.session.expire_all()
-    return moved
 
 
 def _open(api, received: datetime):
@@ -95,7 +86,7 @@ def test_a_notification_not_assessed_in_24_hours_is_escalated_to_the_leader(app,
     # watcher breaches the deadline at the next tick
     assert {t["bpmn_id"] for t in _case(worker, case)["open_tasks"]} == {
         "vurder_underretning", "eskaler_24t"}
-    assert _tick(app)["deadlines"] == 1
+    assert run_tick(app)["deadlines"] == 1
     leader = api("leder")
     escalation = _task(leader, case, "eskaler_24t")
     assert escalation["candidate_groups"] == ["leder"]
@@ -111,7 +102,7 @@ def test_the_4_month_deadline_gives_a_provisional_assessment_and_a_letter(app, a
     worker, case = _open(api, received)
     _complete(worker, case, "vurder_underretning", {**FROM_SCHOOL, "kilde": "anonym"})
     _complete(worker, case, "screening", INVESTIGATE)
-    _tick(app)
+    run_tick(app)
     _task(worker, case, "foreloebig")
     drafts = [letter.key for letter in session.scalars(
         select(Letter).where(Letter.case_id == case["id"]))]
@@ -155,7 +146,7 @@ def test_the_escalation_comes_when_the_24_hours_pass(app, api, session):
     worker, case = _open(api, now() - timedelta(hours=2))
     assert {t["bpmn_id"] for t in _case(worker, case)["open_tasks"]} == {"vurder_underretning"}
     with time_machine.travel(now() + timedelta(hours=23), tick=False):
-        moved = _tick(app)
+        moved = run_tick(app)
     assert moved["timers"] == 1 and moved["deadlines"] == 1
     open_tasks = {t.bpmn_id for t in session.scalars(
         select(Task).where(Task.case_id == case["id"], Task.state == "ready"))}

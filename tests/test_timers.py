@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from conftest import get_user, new_case_body
+from conftest import get_user, new_case_body, run_tick
 from sqlalchemy import select
 
 from api import scheduler
@@ -16,12 +16,7 @@ from engine.models import AuditEvent, Instance, Task
 
 
 def tick(app):
-    """The scheduler's tick, run after the test's own session has ended its transaction, as a
-    request's session does (on SQLite an open transaction holds the write lock)."""
-    from api.extensions import db
-
-    db.session.commit()
-    return scheduler.tick(app)["timers"]
+    return run_tick(app)["timers"]
 
 
 def _complete(session, casework, user, case_id, bpmn_id, data):
