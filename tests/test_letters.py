@@ -481,3 +481,18 @@ def test_issuing_the_receipt_meets_its_deadline(app, session, api, build_casewor
     kinds = [e.kind for e in session.scalars(select(AuditEvent).where(
         AuditEvent.case_id == case.id).order_by(AuditEvent.id))]
     assert kinds.index("letter_issued") < kinds.index("deadline_met")
+
+
+def test_the_catalogue_names_who_receives_a_request_for_information(api):
+    worker = api("sagsbehandler")
+    case = worker.post("/api/v1/cases", json=new_case_body()).get_json()
+    [task] = case["open_tasks"]
+    worker.post(f"/api/v1/tasks/{task['id']}/complete",
+                json={"data": {"henvendelse": "Bekymring", "udfald": "oplys"}})
+    [ask] = worker.get(f"/api/v1/cases/{case['id']}").get_json()["open_tasks"]
+    assert ask["bpmn_id"] == "anmod_oplysninger"
+    worker.post(f"/api/v1/tasks/{ask['id']}/complete", json={"data": {
+        "modtager": "Roskilde Skole", "spoergsmaal": "Beskriv fraværet.", "svarfrist_dage": 10}})
+    draft = _draft(worker, case, "anmodning_oplysninger")
+    assert draft["recipient"] == {"navn": "Roskilde Skole", "adresse": None, "email": None,
+                                  "rolle": "other"}

@@ -45,6 +45,7 @@ class LetterType:
     requires: tuple[str, ...]
     texts: tuple[TextBlock, ...]
     meets: str | None = None  # a deadline that issuing the letter meets (e.g. kvittering_6hd)
+    recipient_name: str | None = None  # a context path naming the recipient (data.modtager)
 
     @property
     def is_decision(self) -> bool:
@@ -78,6 +79,10 @@ MUNICIPALITY_FIELDS = ("navn", "forvaltning", "adresse", "postnr_by", "telefon",
                        "logo")
 
 
+def _context_path(path: str) -> bool:
+    return bool(_PATH.match(path)) and path.split(".")[0] in CONTEXT_ROOTS
+
+
 def _problem(where: str, message: str) -> LetterCatalogueError:
     return LetterCatalogueError(f"{where}: {message}")
 
@@ -97,7 +102,7 @@ def _entry(raw, folder: Path, source: str, index: int) -> LetterType:
     if not isinstance(raw, dict):
         raise _problem(where, "must be a table")
     unknown = set(raw) - {"key", "title", "kind", "template", "recipient", "legal_basis",
-                          "requires", "texts", "meets"}
+                          "requires", "texts", "meets", "recipient_name"}
     if unknown:
         raise _problem(where, f"unknown field(s) {', '.join(sorted(unknown))}")
     key = _text(raw, "key", where)
@@ -119,9 +124,13 @@ def _entry(raw, folder: Path, source: str, index: int) -> LetterType:
     if not isinstance(requires, list) or not all(isinstance(p, str) for p in requires):
         raise _problem(where, "requires: must be a list of dotted paths such as data.ydelse")
     for path in requires:
-        if not _PATH.match(path) or path.split(".")[0] not in CONTEXT_ROOTS:
+        if not _context_path(path):
             raise _problem(where, f"requires: {path!r} is not a path into the letter context "
                                   f"({', '.join(CONTEXT_ROOTS)})")
+    recipient_name = _text(raw, "recipient_name", where, required=False)
+    if recipient_name is not None and not _context_path(recipient_name):
+        raise _problem(where, f"recipient_name: {recipient_name!r} is not a path into the "
+                              "context")
     texts = []
     for i, block in enumerate(raw.get("texts", []) or []):
         block_where = f"{where}: texts[{i}]"
@@ -131,8 +140,7 @@ def _entry(raw, folder: Path, source: str, index: int) -> LetterType:
         if not _KEY.match(name):
             raise _problem(block_where, "name: use lower-case letters, digits and _ only")
         prefill = _text(block, "prefill", block_where, required=False)
-        if prefill is not None and (not _PATH.match(prefill)
-                                    or prefill.split(".")[0] not in CONTEXT_ROOTS):
+        if prefill is not None and not _context_path(prefill):
             raise _problem(block_where, f"prefill: {prefill!r} is not a path into the context")
         texts.append(TextBlock(name, _text(block, "title", block_where), prefill))
     if len({t.name for t in texts}) != len(texts):
@@ -141,7 +149,8 @@ def _entry(raw, folder: Path, source: str, index: int) -> LetterType:
                       recipient=recipient,
                       legal_basis=_text(raw, "legal_basis", where, required=False),
                       requires=tuple(requires), texts=tuple(texts),
-                      meets=_text(raw, "meets", where, required=False))
+                      meets=_text(raw, "meets", where, required=False),
+                      recipient_name=recipient_name)
 
 
 def load_letters(folder: Path | str, municipality_file: str | None = None) -> LetterCatalogue:

@@ -64,10 +64,10 @@ class Letters:
                     "email": given.get("email"), "rolle": role}
         if role == "citizen":
             return {**context["borger"], "email": None, "rolle": role}
-        # Someone else: the name the case has for them (e.g. the school asked), if any.
-        named = context["data"].get("modtager") if role in ("other", "provider") else None
-        named = named or (context["data"].get("leverandoer") if role == "provider" else None)
-        return {"navn": named, "adresse": None, "email": None, "rolle": role}
+        # Someone else: the name the case has for them (letters.toml recipient_name, e.g. the
+        # school asked for information), if any; else the caseworker names them.
+        named = _lookup(context, letter.recipient_name) if letter.recipient_name else None
+        return {"navn": _as_text(named) or None, "adresse": None, "email": None, "rolle": role}
 
     def prepare(self, session: Session, case: Case, key: str, origin: str,
                 actor: User | None = None, recipient: dict | None = None,
