@@ -68,6 +68,7 @@ def test_a_professionals_notification_through_the_investigation(app, api, sessio
     assert _deadline(body, "kvittering_6hd")["state"] in ("open", "due_soon")
     [receipt] = session.scalars(select(Letter).where(Letter.case_id == case["id"])).all()
     assert (receipt.key, receipt.origin) == ("kvittering_underretning", "process")
+    assert receipt.recipient["navn"] == FROM_SCHOOL["underretter_navn"]  # nothing typed twice
     _complete(worker, case, "screening", INVESTIGATE)
     body = _case(worker, case)
     investigation = _deadline(body, "sel50_4m")
