@@ -11,6 +11,7 @@ from .schemas import (
     CaseQuery,
     CaseUpdate,
     DeadlineChange,
+    MessageIn,
     RetryIn,
 )
 
@@ -112,6 +113,23 @@ def change_deadline(body, case_id, key):
         service = casework()
         service.change_deadline(session, current_user(), case_id, key, body["action"],
                                 body.get("reason"))
+        case = service.get_case(session, current_user(), case_id)
+        result = _Obj(_case_body(session, case))
+    return result
+
+
+@blp.post("/<int(max=2147483647):case_id>/messages/<string(maxlength=64):name>")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(MessageIn)
+@blp.response(200, CaseOut)
+def send_message(body, case_id, name):
+    """Something new on an open case, such as a new notification (`ny_underretning`): the
+    data is checked against the form of the same name and goes to the case's process that
+    takes that message (409 when none does now)."""
+    with transaction(db.session) as session:
+        service = casework()
+        service.send_message(session, current_user(), case_id, name, body["data"],
+                             body.get("received_at"))
         case = service.get_case(session, current_user(), case_id)
         result = _Obj(_case_body(session, case))
     return result

@@ -228,6 +228,14 @@ class DeadlineChange(Schema):
                                                     "the catalogue allows for the deadline"})
 
 
+class MessageIn(Schema):
+    data = fields.Dict(required=True, keys=fields.String(),
+                       metadata={"description": "the message's data, checked against the form "
+                                                "of the same name in forms/"})
+    received_at = fields.AwareDateTime(load_default=None, validate=in_utc_range, metadata={
+        "description": "when the municipality received it (default: now); with a time zone"})
+
+
 class CaseOut(CaseSummary):
     citizen = fields.Nested(CitizenOut)
     deadlines = fields.List(fields.Nested(DeadlineOut))

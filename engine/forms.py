@@ -3,19 +3,58 @@
 Display hints ride along in the schema: `title` is the Danish label, `description` the help
 text, `x-enumNames` the labels of enum values, `x-widget` the input to use and `x-reports`
 which reports use a field (so the form can show what a field is for).
+
+Checks beyond plain JSON Schema:
+- `"format": "cpr"`: a CPR number that starts with a real date;
+- `"x-past": true` on a date or date-time: it cannot be in the future;
+- `"x-checks": ["name", ...]` on the form: named checks against what the case already knows
+  (engine/form_checks.py), e.g. that consent covers every request for information.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 
+from .clock import LOCAL_TZ, now
+from .cpr import normalize_cpr
 from .errors import ProcessDefinitionError, ValidationFailed
+from .form_checks import CHECKS
+
+FORMATS = FormatChecker()
+
+
+@FORMATS.checks("cpr", raises=ValueError)
+def _is_cpr(value) -> bool:
+    if isinstance(value, str):
+        normalize_cpr(value)
+    return True
+
+
+def _past(validator, wanted, instance, schema):
+    """`x-past`: a date (or date-time) that has happened, not one in the future."""
+    if not wanted or not isinstance(instance, str):
+        return
+    try:
+        if "T" in instance:
+            moment = datetime.fromisoformat(instance)
+            late = (moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment.replace(
+                tzinfo=LOCAL_TZ)) > now()
+        else:
+            late = date.fromisoformat(instance) > now().astimezone(LOCAL_TZ).date()
+    except ValueError:
+        return  # the format check names a malformed date
+    if late:
+        yield ValidationError("cannot be in the future")
+
+
+FormValidator = validators.extend(Draft202012Validator, {"x-past": _past})
 
 _TYPE_NAMES = {
     "string": "text",
@@ -75,6 +114,22 @@ class Form:
         # they are not the user's to change.
         return {k: v for k, v in submitted.items() if not self.fields[k].get("readOnly")}
 
+    @property
+    def checks(self) -> list[str]:
+        return list(self.schema.get("x-checks") or [])
+
+    def check(self, submitted: dict, known: dict, messages: dict | None = None) -> None:
+        """Run the form's named checks (x-checks) against what the case knows: `known`, the
+        task's data; `messages`, what arrived on the case since (name -> list of data). Raise
+        ValidationFailed naming each field that fails."""
+        fields: dict[str, list[str]] = {}
+        for name in self.checks:
+            for field, problems in CHECKS[name](submitted, known, messages or {}).items():
+                fields.setdefault(field, []).extend(problems)
+        if fields:
+            raise ValidationFailed(f"invalid data for form {self.key}",
+                                   {k: sorted(set(v)) for k, v in fields.items()})
+
 
 def _message(error) -> str:
     if error.validator == "type":
@@ -87,6 +142,8 @@ def _message(error) -> str:
     if error.validator == "enum":
         return "must be one of " + ", ".join(json.dumps(v) for v in error.validator_value)
     if error.validator == "format":
+        if error.validator_value == "cpr" and error.cause is not None:
+            return str(error.cause)
         return f"must be a valid {error.validator_value}"
     return error.message
 
@@ -117,7 +174,12 @@ class FormCatalog:
                     f"form {path.name}: must be an object schema with properties"
                 )
             key = path.stem
-            validator = Draft202012Validator(schema, format_checker=FormatChecker())
+            unknown = [c for c in schema.get("x-checks") or [] if c not in CHECKS]
+            if unknown:
+                raise ProcessDefinitionError(
+                    f"form {path.name}: x-checks names unknown checks {', '.join(unknown)} "
+                    f"(known: {', '.join(sorted(CHECKS))})")
+            validator = FormValidator(schema, format_checker=FORMATS)
             forms[key] = Form(key, schema, validator)
         return cls(forms)
 

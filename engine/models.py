@@ -309,6 +309,9 @@ class Letter(Base):
     version: Mapped[int | None] = mapped_column(Integer)  # per case and key, when issued
     recipient: Mapped[dict] = mapped_column(JSON)
     texts: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What the step that asked for the letter gave it (prepare_letter(key, data=...)): read as
+    # `data.*` before the case's own data, e.g. the one request for information it is for.
+    values: Mapped[dict | None] = mapped_column(JSON)
     origin: Mapped[str] = mapped_column(String(32))  # caseworker | process | deadline
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -126,3 +126,12 @@ def require_can_assign(user: User, task: Task, assignee: User | None) -> None:
             raise Forbidden(f"{assignee.username} is not a member of the case's team")
         if not is_candidate(assignee, task):
             raise Forbidden(f"{assignee.username} is not among the task's candidate groups")
+
+
+def require_not_involved(user: User, involved_user_ids) -> None:
+    """A step that must be taken by someone not previously involved in the case (a new
+    notification about violence or abuse, Barnets lov § 137): nobody who completed a task of
+    the case may take it."""
+    if user.id in set(involved_user_ids):
+        raise Forbidden("this step must be taken by someone not previously involved in the case "
+                        "(it concerns violence or abuse); ask your leader to assign it")

@@ -17,7 +17,7 @@ from .bpmn.registry import ProcessRegistry
 from .bpmn.sandbox import create_script_engine
 from .bpmn.specs import describe_element
 from .clock import local_date, now
-from .cpr import normalize_cpr
+from .cpr import birth_date, normalize_cpr
 from .db import claim_next
 from .deadlines import watch
 from .deadlines.catalogue import DeadlineCatalogue
@@ -42,6 +42,7 @@ from .models import (
     LEADER,
     READY,
     RUNNING,
+    AuditEvent,
     Case,
     CaseDeadline,
     Citizen,
@@ -60,6 +61,7 @@ from .permissions import (
     require_can_retry,
     require_can_work,
     require_case_access,
+    require_not_involved,
     require_role,
     require_team,
     user_groups,
@@ -77,7 +79,8 @@ class Page:
 
 TASK_SCOPES = ("mine", "team", "unassigned", "all")
 # Task data the case itself provides; not to be set by forms or retries.
-CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "modtaget_dato", "modtaget_tidspunkt")
+CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "borger_foedselsdato", "modtaget_dato",
+                  "modtaget_tidspunkt")
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -235,6 +238,7 @@ class Casework:
         return {
             "sagsnummer": case.number,
             "borger_navn": case.citizen.name,
+            "borger_foedselsdato": birth_date(case.citizen.cpr).isoformat(),
             "modtaget_dato": local_date(case.received_at).isoformat(),
             "modtaget_tidspunkt": case.received_at.isoformat(),
         }
@@ -355,6 +359,52 @@ class Casework:
             self._save(session, case, instance, workflow, None, actor=user, ran=False)
             return row
         raise NotFound(f"no process of case {case.number} holds deadline {key!r}")
+
+    def send_message(self, session: Session, user: User, case_id: int, name: str,
+                     data: dict, received_at: datetime | None = None) -> Case:
+        """Something new arrives on an open case (e.g. a second notification): the message
+        `name`, its data checked against the form of the same name in forms/, goes to the
+        case's process that waits for it. The step that takes it finds the data, with the case
+        data and when it was received, under `name`."""
+        case = self.get_case(session, user, case_id)
+        require_can_act_on_case(user, case)
+        if case.status == "closed":
+            raise Conflict(f"case {case.number} is closed; reopen it first")
+        form = self.forms.get(name)
+        if form is None:
+            raise NotFound(f"no message {name!r}: forms/ has no form of that name")
+        data = form.validate(data)
+        moment = now()
+        received = received_at or moment
+        problem = _received_at_problem(received)
+        if problem:
+            raise ValidationFailed(f"received_at {problem}", {"received_at": [problem]})
+        payload = {**self._case_data(case), **data,
+                   "modtaget_tidspunkt": received.isoformat(),
+                   "modtaget_dato": local_date(received).isoformat()}
+        for instance in self.case_instances(session, case):
+            if instance.status != RUNNING:
+                continue
+            session.refresh(instance, with_for_update=True)
+            workflow = self._load(instance)
+            if name not in runtime.accepted_messages(workflow):
+                continue
+            failure = runtime.send_message(workflow, name, payload, name)
+            audit.record(session, case.id, "message_received", user, message=name,
+                         received_at=received.isoformat(), data=data)
+            self._save(session, case, instance, workflow, failure, actor=user)
+            return case
+        raise Conflict(f"no process of case {case.number} takes the message {name!r} now")
+
+    @staticmethod
+    def _messages(session: Session, case_id: int) -> dict[str, list[dict]]:
+        """What arrived on the case by message (send_message), by name, oldest first."""
+        found: dict[str, list[dict]] = {}
+        for event in session.scalars(select(AuditEvent).where(
+                AuditEvent.case_id == case_id, AuditEvent.kind == "message_received")
+                .order_by(AuditEvent.id)):
+            found.setdefault(event.data["message"], []).append(event.data.get("data") or {})
+        return found
 
     def case_instances(self, session: Session, case: Case) -> list[Instance]:
         return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))
@@ -484,6 +534,13 @@ class Casework:
             raise Conflict(f"the case is in error and must be retried first: "
                            f"{instance.error_message}")
         workflow = self._load(instance)
+        spiff_task = runtime.find_task(workflow, task.id)
+        if form.checks:
+            form.check(data, spiff_task.data, self._messages(session, task.case_id))
+        independent = spiff_task.task_spec.extensions.get("uafhaengig_hvis")
+        if independent and workflow.script_engine.evaluate(spiff_task, independent):
+            require_not_involved(user, session.scalars(select(Task.completed_by_id).where(
+                Task.case_id == task.case_id, Task.completed_by_id.is_not(None))))
         failure = runtime.complete_user_task(workflow, task.id, data)
         moment = now()
         task.state = DONE
@@ -664,18 +721,24 @@ class Casework:
         workflow.recorded_deadlines = started
 
     def _prepare_requested_letters(self, session: Session, case: Case, workflow) -> None:
-        """Letters a process step asked for (prepare_letter) become drafts on the case."""
+        """Letters a process step asked for (prepare_letter) become drafts on the case, in
+        the order asked."""
         requested = requested_letters(workflow)
-        new = {key: at for key, at in requested.items()
-               if getattr(workflow, "recorded_letters", {}).get(key) != at}
+        recorded = getattr(workflow, "recorded_letters", {})
+        new = sorted((entry["tid"], request_id) for request_id, entry in requested.items()
+                     if request_id not in recorded)
         if new and self.letters is not None:
-            for key in new:
+            for _at, request_id in new:
+                entry = requested[request_id]
+                key = entry["brev"]
                 if key not in self.letters.catalogue:
                     audit.record(session, case.id, "error", None, element=None,
                                  message=f"prepare_letter: no letter {key!r} in "
                                          "letters/letters.toml")
                     continue
-                self.letters.prepare(session, case, key, "process")
+                self.letters.prepare(session, case, key, "process",
+                                     recipient=entry.get("modtager"),
+                                     values=entry.get("data"))
         workflow.recorded_letters = requested
 
     def _deadline_changed(self, session: Session, case: Case, row: CaseDeadline, values: dict,

@@ -61,6 +61,10 @@ ROUTES = (
           note="409: allowed, but the case is not in error"),
     Route("POST", "/api/v1/cases/{case}/deadlines/{key}", (200, 200, 403, 200, 403, 403, 403),
           body={"action": "meet"}, note="the team's caseworkers and leaders"),
+    Route("POST", "/api/v1/cases/{case}/messages/{message}", (409, 409, 403, 409, 403, 403, 403),
+          body={"data": {"kilde": "borger", "indhold": "Ny bekymring",
+                         "vold_eller_overgreb": False}},
+          note="409: allowed, but this case's process takes no new notification"),
     Route("GET", "/api/v1/queues/deadlines", (200, 200, 200, 200, 200, 403, 200),
           note="leaders see the teams they lead, caseworkers their own deadlines"),
     Route("POST", "/api/v1/reassignments", (403, 403, 403, 200, 403, 403, 200),
@@ -172,7 +176,7 @@ def test_route_gives_each_user_the_status_of_the_table(app, api, route, username
         assert made.status_code == 201, made.get_json()
         letter_id = made.get_json()["id"]
     url = route.path.format(case=case["id"], task=task["id"], key="sel85_afgoerelse",
-                            letter=letter_id)
+                            letter=letter_id, message="ny_underretning")
     before, cases_before = _snapshot(api, case["id"]), _case_count(api)
 
     client = api(username)

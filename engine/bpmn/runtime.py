@@ -12,7 +12,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from ..clock import LOCAL_TZ, now
@@ -117,6 +119,32 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict) -> Engi
         raise Conflict(f"task {task_id} is no longer ready (it was completed or cancelled)")
     task.data.update(data)
     task.run()
+    return run_engine(workflow)
+
+
+def accepted_messages(workflow: BpmnWorkflow) -> set[str]:
+    """Names of the messages the instance can take now: those a waiting catch event waits for,
+    and those that start one of its event sub-processes (taken as often as they come)."""
+    names = {event.name for event in workflow.waiting_events()
+             if event.event_type == "MessageEventDefinition"}
+    if not workflow.is_completed():
+        for name in workflow.spec.start.trigger_specs:
+            spec = workflow.subprocess_specs.get(name)
+            for start_event in getattr(spec, "bpmn_start_events", ()):
+                if isinstance(start_event.event_definition, MessageEventDefinition):
+                    names.add(start_event.event_definition.name)
+    return names
+
+
+def send_message(workflow: BpmnWorkflow, name: str, payload: dict,
+                 result_var: str) -> EngineFailure | None:
+    """Deliver message `name` to the instance; the step that takes it finds `payload` in its
+    data under `result_var`. The caller routes it (one case, one instance): SpiffWorkflow does
+    not check correlation on a first message."""
+    if name not in accepted_messages(workflow):
+        raise Conflict(f"the process is not waiting for the message {name!r} now")
+    workflow.catch(BpmnEvent(MessageEventDefinition(name),
+                             {"payload": payload, "result_var": result_var}))
     return run_engine(workflow)
 
 

@@ -179,6 +179,15 @@ def case_context(session: Session, catalogue: LetterCatalogue, case: Case, momen
     }
 
 
+def with_values(context: dict, values: dict | None) -> dict:
+    """The case context with what the step that asked for the letter gave it read first under
+    `data` (e.g. the one request for information the letter is for)."""
+    if values:
+        given = {k: v for k, v in values.items() if v not in (None, "", [])}
+        context["data"] = {**context["data"], **given}
+    return context
+
+
 def render_html(env: Environment, letter: LetterType, context: dict) -> str:
     """The letter as HTML. Raises ValidationFailed naming every value the case lacks."""
     lacking = missing_paths(context, letter.requires)

@@ -18,7 +18,14 @@ from ..models import Case, Letter, OutboxItem, User
 from ..permissions import require_can_act_on_case, require_case_access, visible_team_ids
 from .catalogue import LetterCatalogue, LetterType
 from .delivery import Delivery, DeliveryFailed, Outgoing
-from .render import _lookup, case_context, make_environment, render_html, render_pdf
+from .render import (
+    _lookup,
+    case_context,
+    make_environment,
+    render_html,
+    render_pdf,
+    with_values,
+)
 
 DRAFT, ISSUED = "draft", "issued"
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
@@ -71,18 +78,21 @@ class Letters:
 
     def prepare(self, session: Session, case: Case, key: str, origin: str,
                 actor: User | None = None, recipient: dict | None = None,
-                texts: dict | None = None, corrects: Letter | None = None) -> Letter:
-        """A draft of letter `key` for the case, its free-text blocks pre-filled from the case."""
+                texts: dict | None = None, corrects: Letter | None = None,
+                values: dict | None = None) -> Letter:
+        """A draft of letter `key` for the case, its free-text blocks pre-filled from the case
+        (and from `values`, what the step that asked for it gave)."""
         letter_type = self.catalogue.get(key)
         moment = now()
-        context = case_context(session, self.catalogue, case, moment)
+        context = with_values(case_context(session, self.catalogue, case, moment), values)
         prefilled = {block.name: _as_text(_lookup(context, block.prefill))
                      if block.prefill else "" for block in letter_type.texts}
         prefilled.update(self._checked_texts(letter_type, texts))
         draft = Letter(case_id=case.id, case=case, key=key, title=letter_type.title,
                        kind=letter_type.kind, state=DRAFT,
                        recipient=self._recipient(letter_type, context, recipient),
-                       texts=prefilled, origin=origin, created_at=moment,
+                       texts=prefilled, values=values or None, origin=origin,
+                       created_at=moment,
                        created_by_id=actor.id if actor else None,
                        corrects_id=corrects.id if corrects else None)
         session.add(draft)
@@ -140,7 +150,8 @@ class Letters:
     def _context(self, session: Session, letter: Letter, moment: datetime,
                  version: int | None) -> dict:
         letter_type = self.catalogue.get(letter.key)
-        context = case_context(session, self.catalogue, letter.case, moment, letter.recipient)
+        context = with_values(case_context(session, self.catalogue, letter.case, moment,
+                                           letter.recipient), letter.values)
         corrected = session.get(Letter, letter.corrects_id) if letter.corrects_id else None
         context["brev"] = {"titel": letter.title, "noegle": letter.key,
                            "hjemmel": letter_type.legal_basis, "version": version,
@@ -206,7 +217,8 @@ class Letters:
         if old.state != ISSUED:
             raise Conflict(f"letter {old.id} is a draft: edit it instead")
         return self.prepare(session, old.case, old.key, "caseworker", user,
-                            old.recipient, dict(old.texts), corrects=old)
+                            old.recipient, dict(old.texts), corrects=old,
+                            values=old.values)
 
     # -- reading ---------------------------------------------------------------------------
 
