@@ -51,8 +51,8 @@ def consent_covers_requests(submitted: dict, known: dict, messages: dict) -> dic
     withdrawn = _withdrawn(messages)
     seen: set[tuple[str, str]] = set()
     for index, request in enumerate(submitted.get("anmodninger") or []):
-        basis, kind = request.get("hjemmel"), request.get("modtager_type")
-        where = f"anmodninger.{index}.hjemmel"
+        basis, kind = request.get("grundlag"), request.get("modtager_type")
+        where = f"anmodninger.{index}.grundlag"
         if basis == "samtykke":
             if not consents:
                 problems.setdefault(where, []).append(

@@ -29,6 +29,7 @@ from .deadlines.functions import (
     started_deadlines,
 )
 from .errors import Conflict, NotFound, ValidationFailed
+from .form_checks import age_on
 from .forms import FormCatalog
 from .letters.requests import letter_request_factory, requested_letters
 from .models import (
@@ -79,8 +80,16 @@ class Page:
 
 TASK_SCOPES = ("mine", "team", "unassigned", "all")
 # Task data the case itself provides; not to be set by forms or retries.
-CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "borger_foedselsdato", "modtaget_dato",
-                  "modtaget_tidspunkt")
+CASE_DATA_KEYS = ("sagsnummer", "borger_navn", "borger_adresse", "borger_foedselsdato",
+                  "modtaget_dato", "modtaget_tidspunkt")
+
+
+def age_factory(store: dict):
+    def alder(foedselsdato=None):
+        """The citizen's age today in whole years (or that of another birth date)."""
+        return age_on(foedselsdato or store.get("borger_foedselsdato"))
+
+    return alder
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -120,6 +129,8 @@ class Casework:
         # Scripts and expressions reach the deadline catalogue (and letters) through these.
         functions = deadline_functions(deadlines) if deadlines else {}
         functions["prepare_letter"] = letter_request_factory
+        functions["alder"] = age_factory
+        functions["i_dag"] = lambda _store: lambda: local_date(now()).isoformat()
         self.script_engine = create_script_engine(context_functions=functions)
 
     # -- processes -----------------------------------------------------------------------
@@ -238,6 +249,7 @@ class Casework:
         return {
             "sagsnummer": case.number,
             "borger_navn": case.citizen.name,
+            "borger_adresse": case.citizen.address,
             "borger_foedselsdato": birth_date(case.citizen.cpr).isoformat(),
             "modtaget_dato": local_date(case.received_at).isoformat(),
             "modtaget_tidspunkt": case.received_at.isoformat(),

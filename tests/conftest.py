@@ -179,6 +179,9 @@ class ApiClient:
     def post(self, url, json=None, **kw):
         return self.client.post(url, json=json, headers=self.headers, **kw)
 
+    def patch(self, url, json=None, **kw):
+        return self.client.patch(url, json=json, headers=self.headers, **kw)
+
 
 @pytest.fixture
 def api(app):
@@ -189,7 +192,9 @@ def api(app):
         if username is not None and username not in tokens:
             with app.app_context():
                 with transaction(db.session) as session:
-                    raw, _ = issue_token(session, get_user(session, username), timedelta(hours=1))
+                    # Long enough for scenarios that move time on by weeks (a tick then
+                    # purges expired tokens).
+                    raw, _ = issue_token(session, get_user(session, username), timedelta(days=60))
                 db.session.remove()
             tokens[username] = raw
         return ApiClient(app.test_client(), tokens.get(username))

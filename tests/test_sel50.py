@@ -1,6 +1,9 @@
-"""The § 20 investigation (Barnets lov, tidl. SEL § 50), first part, through the API with time
-travel: the 24-hour assessment and its escalation, the receipt to a professional notifier, the
-screening decision, and the investigation with its 4-month deadline."""
+"""The § 20 investigation (Barnets lov, tidl. SEL § 50) end to end, through the API with time
+travel: the 24-hour assessment and its escalation, the receipt to a professional notifier,
+screening, consent or the committee, the talk with the child, information gathering (one request
+per recipient, reminders, provenance), the 4-month deadline, hearing, decision, the child's plan,
+the order and the first follow-up; a second notification and a withdrawn consent on the open
+case."""
 
 from datetime import datetime, timedelta
 
@@ -9,13 +12,33 @@ import time_machine
 from conftest import new_case_body, run_tick
 from sqlalchemy import select
 
-from engine.clock import now
+from engine.clock import local_date, now
 from engine.models import Letter
 
-CHILD = {"cpr": "0105151234", "name": "Ida Ærø"}
+CHILD = {"cpr": "0105134321", "name": "Ida Ærø", "address": "Havnegade 3, 8000 Aarhus C"}  # 2013
+PARENTS = [{"navn": "Sara Ærø", "adresse": "Havnegade 3, 8000 Aarhus C", "relation": "mor"},
+           {"navn": "Jonas Ærø", "adresse": "Skovvej 9, 8210 Aarhus V", "relation": "far"}]
 FROM_SCHOOL = {"kilde": "fagperson", "fagperson_rolle": "Klasselærer",
                "underretter_navn": "Mette Holm", "indhold": "Ida kommer ofte sulten i skole.",
-               "vold_eller_overgreb": False, "akut_fare": False}
+               "vold_eller_overgreb": False, "akut_fare": False, "foraeldremyndighed": PARENTS}
+CONSENT = {"samtykke_formaal": "At afdække Idas trivsel i skole og hjem.", "samtykker": [
+    {"part": p["navn"], "rolle": "foraeldremyndighed", "givet": True, "dato": "2026-11-02",
+     "form": "skriftlig", "omfang": ["skole", "sundhedspleje"]} for p in PARENTS]}
+TALK = {"afholdt": True, "samtale_dato": "2026-11-03", "bisidder_oplyst": True,
+        "barnets_perspektiv": "Ida siger, at hun tit er sulten og træt."}
+SCHOOL_REQUEST = {"behov": ["status_dagtilbud_skole", "fravaer_skole"], "modtager_type": "skole",
+                  "modtager": "Vestre Skole", "spoergsmaal": "Hvordan trives Ida i skolen?",
+                  "svarfrist_dage": 14, "grundlag": "samtykke"}
+NURSE_REQUEST = {"behov": ["helbred"], "modtager_type": "sundhedspleje",
+                 "modtager": "Sundhedsplejen Aarhus", "spoergsmaal": "Hvordan er Idas helbred?",
+                 "svarfrist_dage": 10, "grundlag": "samtykke"}
+PLAN = {"formaal": "At afdække Idas behov for støtte.", "anmodninger": []}
+HEARING = {"undtagelse": False, "hoering_emne": "Familiebehandling 3 timer om ugen.",
+           "hoering_oplysninger": "Skolens udtalelse og samtalen med Ida.", "svarfrist_dage": 14}
+SUPPORT = {"udfald": "stoettende", "ydelse": "familiebehandling", "omfang": "3 timer om ugen",
+           "periode": "1. januar til 30. juni 2027", "leverandoer": "Familiehuset Aarhus",
+           "maal": "Ida kommer mæt og udhvilet i skole.", "hjemmel": "Barnets lov § 32, stk. 1, nr. 3",
+           "begrundelse": "Undersøgelsen viser, at familien har brug for støtte i hverdagen."}
 INVESTIGATE = {"betingelser": ["saerlig_stoette"], "beslutning": "undersoegelse"}
 ANALYSIS = {"udvikling": "…", "foraeldrekompetence": "…", "familie_netvaerk": "…",
             "konklusion": "Ida har brug for støtte i hverdagen."}
@@ -31,7 +54,9 @@ def _open(api, received: datetime):
 
 
 def _task(client, case, bpmn_id):
-    tasks = client.get(f"/api/v1/tasks?scope=all&case={case['id']}").get_json()["items"]
+    response = client.get(f"/api/v1/tasks?scope=all&case={case['id']}")
+    assert response.status_code == 200, response.get_json()
+    tasks = response.get_json()["items"]
     found = [t for t in tasks if t["bpmn_id"] == bpmn_id]
     assert found, f"{bpmn_id} is not open: {[t['bpmn_id'] for t in tasks]}"
     return found[0]
@@ -50,12 +75,50 @@ def _case(client, case):
     return client.get(f"/api/v1/cases/{case['id']}").get_json()
 
 
+def _letters(session, case, key=None):
+    session.expire_all()
+    query = select(Letter).where(Letter.case_id == case["id"]).order_by(Letter.id)
+    return [x for x in session.scalars(query) if key is None or x.key == key]
+
+
+def _to_step(worker, case, step, plan=PLAN):
+    """Walk a fresh case (opened by _open) to `step` along the usual path."""
+    path = [("vurder_underretning", FROM_SCHOOL), ("screening", INVESTIGATE),
+            ("samtykke", CONSENT), ("boernesamtale", TALK), ("plan_indhentning", plan),
+            ("undersoegelse", ANALYSIS), ("partshoering", HEARING),
+            ("bemaerkninger", {"bemaerkninger": []}), ("afgoerelse", SUPPORT)]
+    for bpmn_id, data in path:
+        if bpmn_id == step:
+            return
+        _complete(worker, case, bpmn_id, data)
+    raise AssertionError(f"no step {step}")
+
+
 def _deadline(body, key):
     [found] = [d for d in body["deadlines"] if d["key"] == key]
     return found
 
 
-def test_a_professionals_notification_through_the_investigation(app, api, session):
+def local_today() -> str:
+    return local_date(now()).isoformat()
+
+
+def danish_date(moment: str) -> str:
+    from engine.letters.render import danish_date as fmt
+
+    return fmt(local_date(datetime.fromisoformat(moment)))
+
+
+def _claim_and_complete(client, task, data, status=200):
+    if task["assignee"] is None:
+        client.post(f"/api/v1/tasks/{task['id']}/claim")
+    response = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data})
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
+        app, api, session):
     received = (now() - timedelta(hours=2)).replace(microsecond=0)
     worker, case = _open(api, received)
     catalogue = app.extensions["deadlines"]
@@ -66,19 +129,124 @@ def test_a_professionals_notification_through_the_investigation(app, api, sessio
     body = _case(worker, case)
     assert _deadline(body, "underretning_24t")["state"] == "met"
     assert _deadline(body, "kvittering_6hd")["state"] in ("open", "due_soon")
-    [receipt] = session.scalars(select(Letter).where(Letter.case_id == case["id"])).all()
-    assert (receipt.key, receipt.origin) == ("kvittering_underretning", "process")
-    assert receipt.recipient["navn"] == FROM_SCHOOL["underretter_navn"]  # nothing typed twice
+    [receipt] = _letters(session, case, "kvittering_underretning")
+    assert receipt.recipient["navn"] == "Mette Holm"  # nothing typed twice
+
     _complete(worker, case, "screening", INVESTIGATE)
-    body = _case(worker, case)
-    investigation = _deadline(body, "sel50_4m")
-    assert datetime.fromisoformat(investigation["due_at"]) == catalogue.due("sel50_4m", received)
-    assert datetime.fromisoformat(_task(worker, case, "undersoegelse")["due_at"]) == \
-        datetime.fromisoformat(investigation["due_at"])
+    assert datetime.fromisoformat(_deadline(_case(worker, case), "sel50_4m")["due_at"]) == \
+        catalogue.due("sel50_4m", received)
+    # a consent form to each custody holder; the consent task lists both (Ida is 13)
+    assert [x.recipient["navn"] for x in _letters(session, case, "samtykke")] == \
+        ["Sara Ærø", "Jonas Ærø"]
+    consent_task = worker.get(f"/api/v1/tasks/{_task(worker, case, 'samtykke')['id']}").get_json()
+    assert [c["part"] for c in consent_task["data"]["samtykker"]] == ["Sara Ærø", "Jonas Ærø"]
+    _complete(worker, case, "samtykke", CONSENT)
+    _complete(worker, case, "boernesamtale", TALK)
+
+    # a request the consent does not cover is refused with the reason, and nothing moves
+    police = {**SCHOOL_REQUEST, "modtager_type": "politi", "modtager": "Østjyllands Politi",
+              "behov": ["familieoverblik"]}
+    refused = _complete(worker, case, "plan_indhentning",
+                        {**PLAN, "anmodninger": [SCHOOL_REQUEST, police]}, status=422)
+    assert "does not cover politi" in refused["fields"]["anmodninger.1.grundlag"][0]
+    _complete(worker, case, "plan_indhentning",
+              {**PLAN, "anmodninger": [SCHOOL_REQUEST, NURSE_REQUEST]})
+    requests = _letters(session, case, "anmodning_oplysninger")
+    assert [(x.recipient["navn"], x.values["spoergsmaal"]) for x in requests] == [
+        ("Vestre Skole", "Hvordan trives Ida i skolen?"),
+        ("Sundhedsplejen Aarhus", "Hvordan er Idas helbred?")]
+    answers = [t for t in _case(worker, case)["open_tasks"] if t["bpmn_id"] == "registrer_svar"]
+    assert len(answers) == 2
+
+    # the nurse does not answer within 10 days: a reminder task, and a reminder letter
+    with time_machine.travel(now() + timedelta(days=11), tick=False):
+        assert run_tick(app)["timers"] == 1
+    _complete(worker, case, "ryk_for_svar", {"rykket_dato": local_today(), "svarfrist_dage": 7})
+    reminder = _letters(session, case, "anmodning_oplysninger")[-1]
+    assert reminder.values["rykker"] is True
+    assert reminder.recipient["navn"] == "Sundhedsplejen Aarhus"
+    for answer in [t for t in _case(worker, case)["open_tasks"]
+                   if t["bpmn_id"] == "registrer_svar"]:
+        detail = worker.get(f"/api/v1/tasks/{answer['id']}").get_json()
+        _claim_and_complete(worker, answer, {
+            "svar_dato": local_today(), "svar": f"Svar fra {detail['data']['modtager']}"})
+    # the analysis sees every answer with its source, date and basis (provenance)
+    analysis = worker.get(
+        f"/api/v1/tasks/{_task(worker, case, 'undersoegelse')['id']}").get_json()
+    gathered = analysis["data"]["anmodninger"]
+    assert [(a["modtager"], a["status"], a["svar"], a["grundlag"]) for a in gathered] == [
+        ("Vestre Skole", "besvaret", "Svar fra Vestre Skole", "samtykke"),
+        ("Sundhedsplejen Aarhus", "besvaret", "Svar fra Sundhedsplejen Aarhus", "samtykke")]
+    assert all(a["svar_dato"] == local_today() for a in gathered)
+    assert gathered[1]["rykket"] == local_today()
     _complete(worker, case, "undersoegelse", ANALYSIS)
+    assert _deadline(_case(worker, case), "sel50_4m")["state"] == "met"
+
+    _complete(worker, case, "partshoering", HEARING)
     body = _case(worker, case)
-    assert _deadline(body, "sel50_4m")["state"] == "met"
+    hearing = _deadline(body, "partshoering_svar")
+    hearings = _letters(session, case, "partshoering")
+    assert [x.recipient["navn"] for x in hearings] == ["Sara Ærø", "Jonas Ærø"]
+    assert hearings[0].texts["sagen"] == HEARING["hoering_emne"]
+    [for_ida] = _letters(session, case, "partshoering_barn")
+    assert for_ida.recipient == {"navn": "Ida Ærø", "adresse": CHILD["address"],
+                                 "email": None, "rolle": "child"}
+    issued = worker.post(f"/api/v1/letters/{hearings[0].id}/issue")
+    assert issued.status_code == 200, issued.get_json()
+    assert danish_date(hearing["due_at"]) in _letters(session, case, "partshoering")[0].html
+    _complete(worker, case, "bemaerkninger", {"bemaerkninger": [
+        {"part": "Sara Ærø", "modtaget": local_today(), "indhold": "Vi er enige."}]})
+    assert _deadline(_case(worker, case), "partshoering_svar")["state"] == "met"
+
+    _complete(worker, case, "afgoerelse", SUPPORT)
+    decisions = _letters(session, case, "afgoerelse_stoette")
+    assert [x.recipient["navn"] for x in decisions] == ["Sara Ærø", "Jonas Ærø"]
+    assert decisions[0].texts["begrundelse"] == SUPPORT["begrundelse"]
+    assert len(_letters(session, case, "afgoerelse_barn")) == 1
+    _complete(worker, case, "barnets_plan", {
+        "maal": SUPPORT["maal"], "indsats": "Familiebehandling i hjemmet.",
+        "barnets_perspektiv": "Ida vil gerne have ro om morgenen.",
+        "aftaler": "Opfølgning om 3 måneder."})
+    assert len(_letters(session, case, "handleplan")) == 2
+    _complete(worker, case, "bestilling", {
+        "leverandoer_adresse": "Søndergade 1, 8000 Aarhus C", "indsats_start": "2027-01-04",
+        "opgave": "Familiebehandling 3 timer om ugen i hjemmet."})
+    [order] = _letters(session, case, "bestilling_leverandoer")
+    assert (order.recipient["navn"], order.recipient["rolle"]) == (
+        "Familiehuset Aarhus", "provider")
+    follow_up = _deadline(_case(worker, case), "foerste_opfoelgning")
+    _complete(worker, case, "opfoelgning", {
+        "opfoelgning_dato": local_today(), "status": "Det går bedre.",
+        "vurdering": "fortsaet", "begrundelse": "Indsatsen virker."})
+
+    # every letter the case prepared can be issued from what the case holds; only free-text
+    # blocks nothing pre-fills are the caseworker's to write
+    for draft in [x for x in _letters(session, case) if x.state == "draft"]:
+        response = worker.post(f"/api/v1/letters/{draft.id}/issue")
+        if response.status_code == 422:
+            missing = response.get_json()["fields"]
+            assert all(k.startswith("tekst.") for k in missing), (draft.key, missing)
+            worker.patch(f"/api/v1/letters/{draft.id}", json={"texts": {
+                k.split(".", 1)[1]: "Skrevet af sagsbehandleren." for k in missing}})
+            response = worker.post(f"/api/v1/letters/{draft.id}/issue")
+        assert response.status_code == 200, (draft.key, response.get_json())
+    body = _case(worker, case)
+    assert {d["key"]: d["state"] for d in body["deadlines"]} == {
+        "underretning_24t": "met", "kvittering_6hd": "met", "sel50_4m": "met",
+        "partshoering_svar": "met", "barnets_plan_3m": "met", "foerste_opfoelgning": "met"}
+    assert follow_up["due_at"] > hearing["due_at"]
     assert [i["status"] for i in body["instances"]] == ["completed"]
+    done = [e["data"]["bpmn_id"] for e in body["timeline"] if e["kind"] == "task_completed"]
+    for step in ("vurder_underretning", "screening", "samtykke", "boernesamtale",
+                 "plan_indhentning", "ryk_for_svar", "registrer_svar", "undersoegelse",
+                 "partshoering", "bemaerkninger", "afgoerelse", "barnets_plan", "bestilling",
+                 "opfoelgning"):
+        assert step in done, step
+    issued_keys = {e["data"]["letter"] for e in body["timeline"] if e["kind"] == "letter_issued"}
+    assert issued_keys == {
+        "kvittering_underretning", "samtykke", "anmodning_oplysninger", "partshoering",
+        "partshoering_barn", "afgoerelse_stoette", "afgoerelse_barn", "handleplan",
+        "bestilling_leverandoer"}
 
 
 def test_a_notification_not_assessed_in_24_hours_is_escalated_to_the_leader(app, api, session):

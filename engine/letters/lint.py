@@ -55,6 +55,8 @@ def _references(tree) -> set[str]:
 
 
 def _has_output(block: nodes.Block) -> bool:
+    if any(True for _ in block.find_all(nodes.Include)):
+        return True  # a shared text, such as _klagevejledning.html.j2
     for node in block.find_all(nodes.Output):
         for child in node.nodes:
             if not isinstance(child, nodes.TemplateData) or child.data.strip():
