@@ -499,9 +499,19 @@ class Casework:
         if task.assignee_id is not None:
             raise Conflict(f"the task is already claimed by {task.assignee.username}")
         require_can_work(user, task)
+        self._require_uninvolved_if_needed(session, user, task)
         task.assignee_id, task.assignee = user.id, user
         audit.record(session, task.case_id, "task_claimed", user, task.id, task=task.name)
         return task
+
+    def _require_uninvolved_if_needed(self, session: Session, user: User, task: Task,
+                                      spiff_task=None) -> None:
+        if spiff_task is None:
+            workflow = self._load(session.get(Instance, task.instance_id))
+            spiff_task = runtime.find_task(workflow, task.id)
+        if self._needs_someone_uninvolved(spiff_task):
+            require_not_involved(user, session.scalars(select(Task.completed_by_id).where(
+                Task.case_id == task.case_id, Task.completed_by_id.is_not(None))))
 
     def unclaim(self, session: Session, user: User, task_id: str) -> Task:
         task = self._open_task(session, user, task_id)
@@ -549,10 +559,7 @@ class Casework:
         spiff_task = runtime.find_task(workflow, task.id)
         if form.checks:
             form.check(data, spiff_task.data, self._messages(session, task.case_id))
-        independent = spiff_task.task_spec.extensions.get("uafhaengig_hvis")
-        if independent and workflow.script_engine.evaluate(spiff_task, independent):
-            require_not_involved(user, session.scalars(select(Task.completed_by_id).where(
-                Task.case_id == task.case_id, Task.completed_by_id.is_not(None))))
+        self._require_uninvolved_if_needed(session, user, task, spiff_task)
         failure = runtime.complete_user_task(workflow, task.id, data)
         moment = now()
         task.state = DONE
@@ -841,10 +848,21 @@ class Casework:
                 audit.record(session, case.id, "error", None, task_id,
                              message=f"cannot compute the due date: {runtime.error_text(exc)}",
                              element=describe_element(spec))
-            row.assignee_id = self._default_assignee(session, case, spec, row)
+            if self._needs_someone_uninvolved(spiff_task):
+                row.assignee_id = None  # left for the team: not the caseworker already involved
+            else:
+                row.assignee_id = self._default_assignee(session, case, spec, row)
             session.add(row)
             audit.record(session, case.id, "task_created", None, task_id, task=row.name,
                          due_at=row.due_at.isoformat() if row.due_at else None)
+
+    @staticmethod
+    def _needs_someone_uninvolved(spiff_task) -> bool:
+        """camunda:property `uafhaengig_hvis`: an expression on the task data; when true, only
+        someone who has not completed a task of the case may complete this one."""
+        condition = spiff_task.task_spec.extensions.get("uafhaengig_hvis")
+        return bool(condition) and bool(
+            spiff_task.workflow.script_engine.evaluate(spiff_task, condition))
 
     @staticmethod
     def _default_assignee(session: Session, case: Case, spec, row: Task) -> int | None:

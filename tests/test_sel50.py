@@ -271,6 +271,9 @@ def test_the_4_month_deadline_gives_a_provisional_assessment_and_a_letter(app, a
     worker, case = _open(api, received)
     _complete(worker, case, "vurder_underretning", {**FROM_SCHOOL, "kilde": "anonym"})
     _complete(worker, case, "screening", INVESTIGATE)
+    _complete(worker, case, "samtykke", CONSENT)
+    _complete(worker, case, "boernesamtale", TALK)
+    _complete(worker, case, "plan_indhentning", PLAN)
     run_tick(app)
     _task(worker, case, "foreloebig")
     drafts = [letter.key for letter in session.scalars(
@@ -282,6 +285,7 @@ def test_the_4_month_deadline_gives_a_provisional_assessment_and_a_letter(app, a
     body = _case(worker, case)
     assert _deadline(body, "sel50_4m")["state"] == "met"
     assert any(e["kind"] == "deadline_met" and e["data"]["late"] for e in body["timeline"])
+    _task(worker, case, "partshoering")  # the case goes on
 
 
 @pytest.mark.parametrize("form_step, data, field", [
@@ -320,3 +324,197 @@ def test_the_escalation_comes_when_the_24_hours_pass(app, api, session):
     open_tasks = {t.bpmn_id for t in session.scalars(
         select(Task).where(Task.case_id == case["id"], Task.state == "ready"))}
     assert open_tasks == {"vurder_underretning", "eskaler_24t"}
+
+
+def test_without_consent_the_committee_decides_and_requests_need_its_decision(api, session):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "samtykke")
+    # everyone asked must answer: leaving out a custody holder is refused
+    one = {**CONSENT, "samtykker": CONSENT["samtykker"][:1]}
+    refused = _complete(worker, case, "samtykke", one, status=422)
+    assert "Jonas Ærø" in refused["fields"]["samtykker"][0]
+    refusal = [CONSENT["samtykker"][0], {"part": "Jonas Ærø", "rolle": "foraeldremyndighed",
+                                         "givet": False, "dato": "2026-11-02"}]
+    _complete(worker, case, "samtykke", {**CONSENT, "samtykker": refusal})
+    _task(worker, case, "udvalg")  # not silently on: the committee path
+    _complete(worker, case, "udvalg", {"moede_dato": "2026-11-10",
+                                       "udvalg_beslutning": "ikke_tilladt",
+                                       "begrundelse": "Ikke tilstrækkeligt grundlag."})
+    _complete(worker, case, "boernesamtale", TALK)
+    for basis in ("samtykke", "udvalg"):
+        refused = _complete(worker, case, "plan_indhentning", {
+            **PLAN, "anmodninger": [{**SCHOOL_REQUEST, "grundlag": basis}]}, status=422)
+        assert "anmodninger.0.grundlag" in refused["fields"], refused
+    assert "Jonas Ærø" in refused["fields"]["anmodninger.0.grundlag"][0] or basis == "udvalg"
+    # a named legal basis is the caseworker's responsibility, and it is kept on the request
+    _complete(worker, case, "plan_indhentning", {**PLAN, "anmodninger": [{
+        **SCHOOL_REQUEST, "grundlag": "lov", "hjemmel_tekst": "Barnets lov § 20, stk. 5"}]})
+    [request] = _letters(session, case, "anmodning_oplysninger")
+    assert request.values["hjemmel_tekst"] == "Barnets lov § 20, stk. 5"
+
+
+def test_a_committee_that_allows_gathering_is_a_basis_for_requests(api, session):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "samtykke")
+    _complete(worker, case, "samtykke", {**CONSENT, "samtykker": [
+        {**c, "givet": False} for c in CONSENT["samtykker"]]})
+    _complete(worker, case, "udvalg", {"moede_dato": "2026-11-10", "udvalg_beslutning": "tilladt",
+                                       "begrundelse": "Barnets sundhed er i fare."})
+    _complete(worker, case, "boernesamtale", TALK)
+    _complete(worker, case, "plan_indhentning", {
+        **PLAN, "anmodninger": [{**SCHOOL_REQUEST, "grundlag": "udvalg"}]})
+    assert len(_letters(session, case, "anmodning_oplysninger")) == 1
+
+
+def test_a_withdrawn_consent_is_recorded_and_no_longer_covers_requests(api):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "plan_indhentning")
+    response = worker.post(f"/api/v1/cases/{case['id']}/messages/samtykke_tilbagekaldt", json={
+        "data": {"part": "Jonas Ærø", "dato": local_today(), "form": "mundtlig"}})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert any(e["kind"] == "message_received" and e["data"]["message"] ==
+               "samtykke_tilbagekaldt" for e in body["timeline"])
+    _task(worker, case, "vurder_tilbagekaldelse")  # the caseworker decides what now
+    refused = _complete(worker, case, "plan_indhentning",
+                        {**PLAN, "anmodninger": [SCHOOL_REQUEST]}, status=422)
+    assert "Jonas Ærø" in refused["fields"]["anmodninger.0.grundlag"][0]
+    _complete(worker, case, "vurder_tilbagekaldelse", {
+        "beslutning": "forelaeg_udvalg", "begrundelse": "Far ønsker ikke, at skolen spørges."})
+
+
+def test_the_talk_with_the_child_waived_needs_a_reason_that_stays_on_the_case(api):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "boernesamtale")
+    refused = _complete(worker, case, "boernesamtale", {"afholdt": False}, status=422)
+    assert "frafald_begrundelse" in refused["fields"]
+    # held, but the child was not told of the right to a supporter: refused
+    refused = _complete(worker, case, "boernesamtale", {**TALK, "bisidder_oplyst": False},
+                        status=422)
+    assert "bisidder_oplyst" in refused["fields"]
+    reason = "Ida er indlagt og kan ikke tale med os i denne periode."
+    _complete(worker, case, "boernesamtale", {"afholdt": False, "frafald_begrundelse": reason})
+    timeline = _case(worker, case)["timeline"]
+    assert any(e["kind"] == "task_completed" and e["data"]["bpmn_id"] == "boernesamtale"
+               and e["data"]["data"]["frafald_begrundelse"] == reason for e in timeline)
+
+
+def test_no_measures_ends_with_decision_letters_and_no_plan(api, session):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "afgoerelse")
+    refused = _complete(worker, case, "afgoerelse", {"udfald": "stoettende",
+                                                     "begrundelse": "…"}, status=422)
+    assert {"ydelse", "leverandoer", "maal"} <= set(refused["fields"])
+    _complete(worker, case, "afgoerelse", {"udfald": "ingen_foranstaltning",
+                                           "begrundelse": "Familien klarer sig selv."})
+    assert [x.recipient["navn"] for x in _letters(
+        session, case, "afgoerelse_ingen_foranstaltning")] == ["Sara Ærø", "Jonas Ærø"]
+    [child] = _letters(session, case, "afgoerelse_barn")
+    assert worker.post(f"/api/v1/letters/{child.id}/issue").status_code == 422  # its text
+    worker.patch(f"/api/v1/letters/{child.id}", json={"texts": {"forklaring": "Vi har lyttet."}})
+    assert worker.post(f"/api/v1/letters/{child.id}/issue").status_code == 200
+    body = _case(worker, case)
+    assert [i["status"] for i in body["instances"]] == ["completed"]
+    assert "barnets_plan_3m" not in [d["key"] for d in body["deadlines"]]
+
+
+def test_an_unanswered_hearing_goes_on_to_the_decision_at_its_deadline(app, api, session):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "partshoering")
+    _complete(worker, case, "partshoering", {**HEARING, "svarfrist_dage": 10})
+    due = datetime.fromisoformat(_deadline(_case(worker, case), "partshoering_svar")["due_at"])
+    with time_machine.travel(due + timedelta(minutes=1), tick=False):
+        moved = run_tick(app)
+    assert moved["timers"] == 1
+    body = _case(worker, case)
+    assert _deadline(body, "partshoering_svar")["breached_at"] is not None
+    assert {t["bpmn_id"] for t in body["open_tasks"]} == {"afgoerelse"}
+
+
+def test_a_hearing_can_be_left_out_only_with_a_reason(api, session):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, "partshoering")
+    refused = _complete(worker, case, "partshoering", {"undtagelse": True}, status=422)
+    assert "undtagelse_begrundelse" in refused["fields"]
+    _complete(worker, case, "partshoering", {
+        "undtagelse": True, "undtagelse_begrundelse": "Afgørelsen giver parterne fuldt medhold."})
+    assert _letters(session, case, "partshoering") == []
+    _task(worker, case, "afgoerelse")
+
+
+def test_a_new_notification_on_the_open_case_is_assessed_again_within_24_hours(api, session):
+    worker, case = _open(api, now() - timedelta(hours=5))
+    _to_step(worker, case, "samtykke")
+    new = {"kilde": "fagperson", "fagperson_rolle": "Sundhedsplejerske",
+           "underretter_navn": "Lise Bak", "indhold": "Ida har blå mærker på armene.",
+           "vold_eller_overgreb": True}
+    received = (now() - timedelta(hours=1)).replace(microsecond=0)
+    bad = worker.post(f"/api/v1/cases/{case['id']}/messages/ny_underretning",
+                      json={"data": {**new, "kilde": "nabo"}})
+    assert bad.status_code == 422 and "kilde" in bad.get_json()["fields"]
+    response = worker.post(f"/api/v1/cases/{case['id']}/messages/ny_underretning",
+                           json={"data": new, "received_at": received.isoformat()})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert _deadline(body, "underretning_24t")["state"] in ("open", "due_soon")
+    assert datetime.fromisoformat(_deadline(body, "underretning_24t")["start_at"]) == received
+    assert {t["bpmn_id"] for t in body["open_tasks"]} == {"samtykke", "genvurder"}
+    assessment = {"akut_fare": False, "vurdering": "Indgår i undersøgelsen.",
+                  "konsekvens": "indgaar_i_undersoegelsen"}
+    assert _task(worker, case, "genvurder")["assignee"] is None  # for the team, not the caseworker
+    # about abuse: not by someone already involved in the case, neither claimed nor completed
+    task = _task(worker, case, "genvurder")
+    refused = worker.post(f"/api/v1/tasks/{task['id']}/claim")
+    assert refused.status_code == 403 and "not previously involved" in \
+        refused.get_json()["message"]
+    refused = worker.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": assessment})
+    assert refused.status_code == 403 and "not previously involved" in \
+        refused.get_json()["message"]
+    _complete(api("sagsbehandler3"), case, "genvurder", assessment)
+    body = _case(worker, case)
+    assert _deadline(body, "underretning_24t")["state"] == "met"
+    receipts = _letters(session, case, "kvittering_underretning")
+    assert [x.recipient["navn"] for x in receipts] == ["Mette Holm", "Lise Bak"]
+    _task(worker, case, "samtykke")  # the investigation goes on where it was
+
+
+def test_an_anonymous_notification_gets_no_receipt(api, session):
+    worker, case = _open(api, now() - timedelta(hours=1))
+    anonymous = {k: v for k, v in FROM_SCHOOL.items()
+                 if k not in ("fagperson_rolle", "underretter_navn")}
+    _complete(worker, case, "vurder_underretning", {**anonymous, "kilde": "anonym"})
+    body = _case(worker, case)
+    assert "kvittering_6hd" not in [d["key"] for d in body["deadlines"]]
+    assert _letters(session, case) == []
+    _task(worker, case, "screening")
+
+
+@pytest.mark.parametrize("step, data, field, problem", [
+    ("vurder_underretning", {**FROM_SCHOOL, "foraeldremyndighed": [
+        {**PARENTS[0], "cpr": "3102101234"}]}, "foraeldremyndighed.0.cpr", "real date"),
+    ("vurder_underretning", {**FROM_SCHOOL, "foraeldremyndighed": []}, "foraeldremyndighed",
+     None),
+    ("samtykke", {**CONSENT, "samtykker": [{**c, "dato": "2099-01-01"}
+                                           for c in CONSENT["samtykker"]]},
+     "samtykker.0.dato", "cannot be in the future"),
+    ("boernesamtale", {**TALK, "samtale_dato": "2099-01-01"}, "samtale_dato",
+     "cannot be in the future"),
+    ("plan_indhentning", {**PLAN, "anmodninger": [{**SCHOOL_REQUEST, "grundlag": "lov"}]},
+     "anmodninger.0.hjemmel_tekst", "missing"),
+    ("plan_indhentning", {**PLAN, "anmodninger": [SCHOOL_REQUEST, SCHOOL_REQUEST]},
+     "anmodninger.1.behov", "ask once"),
+    ("partshoering", {"undtagelse": False}, "hoering_emne", "missing"),
+    ("afgoerelse", {"udfald": "adoption", "begrundelse": "…"}, "udfald", "one of"),
+])
+def test_bad_input_on_the_forms_names_the_field_and_changes_nothing(api, step, data, field,
+                                                                    problem):
+    worker, case = _open(api, now() - timedelta(hours=3))
+    _to_step(worker, case, step)
+    before = _case(worker, case)
+    refused = _complete(worker, case, step, data, status=422)
+    assert field in refused["fields"], refused
+    if problem:
+        assert any(problem in message for message in refused["fields"][field]), refused
+    after = _case(worker, case)
+    assert after["open_tasks"] == before["open_tasks"]
+    assert len(after["timeline"]) == len(before["timeline"])
