@@ -183,6 +183,13 @@ def test_demo_loads_once_and_says_already_present_the_second_time(cli):
     assert cases > 0
     assert cli.query("SELECT count(*) FROM instances WHERE status = 'error'")[0][0] == 0
     assert cli.query("SELECT username FROM users WHERE username = 'admin'") == [("admin",)]
+    # child welfare cases at every step of the investigation
+    open_steps = {row[0] for row in cli.query(
+        "SELECT t.bpmn_id FROM tasks t JOIN cases c ON c.id = t.case_id "
+        "WHERE c.process_id = 'sel50' AND t.state = 'ready'")}
+    assert {"vurder_underretning", "eskaler_24t", "screening", "samtykke", "boernesamtale",
+            "registrer_svar", "undersoegelse", "partshoering", "afgoerelse", "barnets_plan",
+            "bestilling"} <= open_steps, open_steps
 
     second = cli.run("demo")
     assert second.returncode == 0, second.stderr

@@ -37,7 +37,8 @@ HEARING = {"undtagelse": False, "hoering_emne": "Familiebehandling 3 timer om ug
            "hoering_oplysninger": "Skolens udtalelse og samtalen med Ida.", "svarfrist_dage": 14}
 SUPPORT = {"udfald": "stoettende", "ydelse": "familiebehandling", "omfang": "3 timer om ugen",
            "periode": "1. januar til 30. juni 2027", "leverandoer": "Familiehuset Aarhus",
-           "maal": "Ida kommer mæt og udhvilet i skole.", "hjemmel": "Barnets lov § 32, stk. 1, nr. 3",
+           "maal": "Ida kommer mæt og udhvilet i skole.",
+           "hjemmel": "Barnets lov § 32, stk. 1, nr. 3",
            "begrundelse": "Undersøgelsen viser, at familien har brug for støtte i hverdagen."}
 INVESTIGATE = {"betingelser": ["saerlig_stoette"], "beslutning": "undersoegelse"}
 ANALYSIS = {"udvikling": "…", "foraeldrekompetence": "…", "familie_netvaerk": "…",
