@@ -35,6 +35,7 @@ test-pg: install
 ## Benchmarks on SQLite and PostgreSQL (see bench/README.md)
 bench: install
 	$(BIN)/python -m bench --pg-url $(PG_URL)
+	$(BIN)/python -m bench.sel50
 
 lint: install
 	$(BIN)/ruff check engine api tests bench

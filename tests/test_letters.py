@@ -89,7 +89,7 @@ def test_lint_command_exits_nonzero_on_a_broken_folder(tmp_path):
     folder = _copy(tmp_path)
     ok = subprocess.run([*command, str(folder)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.startswith("ok: 17 templates")
+    assert ok.stdout.startswith(f"ok: {len(list(folder.glob('*.j2')))} templates")
     (folder / "afgoerelse_afslag.html.j2").write_text("{{ oops", encoding="utf-8")
     bad = subprocess.run([*command, str(folder)], capture_output=True, text=True)
     assert bad.returncode == 1

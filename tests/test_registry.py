@@ -47,7 +47,10 @@ def _user_task_specs(definition):
 
 def test_shipped_processes_parse_with_their_forms(forms):
     definitions_ = parse_sources(read_folder(PROCESSES_DIR), forms)
-    assert set(definitions_) == {"henvendelse", "indhent_oplysninger", "sel50"}
+    assert set(definitions_) == {"henvendelse", "indhent_oplysninger", "oplysningsanmodning",
+                                 "sel50"}
+    assert definitions_["oplysningsanmodning"].startable is False  # called by sel50
+    assert set(definitions_["sel50"].sources) == {"sel50.bpmn", "oplysningsanmodning.bpmn"}
     main = definitions_["henvendelse"]
     assert main.startable is True
     assert main.name == "Henvendelse om støtte"
