@@ -507,8 +507,16 @@ class Casework:
     def _require_uninvolved_if_needed(self, session: Session, user: User, task: Task,
                                       spiff_task=None) -> None:
         if spiff_task is None:
-            workflow = self._load(session.get(Instance, task.instance_id))
-            spiff_task = runtime.find_task(workflow, task.id)
+            # A claim: load the workflow (to evaluate the rule on the task's data) only for a
+            # task whose definition carries the rule, not on every claim.
+            instance = session.get(Instance, task.instance_id)
+            version = session.get(ProcessVersion, instance.process_version_id)
+            definition = self.registry.definition_for(version)
+            specs = (definition.spec, *definition.subprocess_specs.values())
+            if not any(getattr(spec.task_specs.get(task.bpmn_id), "extensions", {}).get(
+                    "uafhaengig_hvis") for spec in specs):
+                return
+            spiff_task = runtime.find_task(self._load(instance), task.id)
         if self._needs_someone_uninvolved(spiff_task):
             require_not_involved(user, session.scalars(select(Task.completed_by_id).where(
                 Task.case_id == task.case_id, Task.completed_by_id.is_not(None))))
