@@ -21,20 +21,24 @@ def age_on(birth: str | None, day: date | None = None) -> int | None:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def _person(name) -> str:
+    return str(name or "").strip().casefold()
+
+
 def _withdrawn(messages: dict) -> set[str]:
-    return {str(m.get("part")) for m in messages.get("samtykke_tilbagekaldt", [])}
+    """Parties whose consent was withdrawn (the message samtykke_tilbagekaldt on the case)."""
+    return {_person(m.get("part")) for m in messages.get("samtykke_tilbagekaldt", [])}
 
 
 def consent_from_every_party(submitted: dict, known: dict, messages: dict) -> dict:
     """Consent is asked of each custody holder, and of the young person from 15 (Barnets lov;
     Retssikkerhedsloven § 11 c): each must have an answer, given or refused."""
-    answered = {str(c.get("part", "")).strip().casefold()
-                for c in submitted.get("samtykker") or []}
+    answered = {_person(c.get("part")) for c in submitted.get("samtykker") or []}
     parties = [str(p.get("navn", "")).strip() for p in known.get("foraeldremyndighed") or []]
     age = age_on(known.get("borger_foedselsdato"))
     if age is not None and age >= 15:
         parties.append(str(known.get("borger_navn", "")).strip())
-    missing = [p for p in parties if p and p.casefold() not in answered]
+    missing = [p for p in parties if p and _person(p) not in answered]
     if missing:
         return {"samtykker": [f"no answer recorded from {', '.join(missing)} (each custody "
                               "holder, and the young person from 15, is asked)"]}
@@ -58,7 +62,7 @@ def consent_covers_requests(submitted: dict, known: dict, messages: dict) -> dic
                 problems.setdefault(where, []).append(
                     "no consent is recorded on the case: choose another legal basis")
             lacking = [str(c.get("part")) for c in consents
-                       if not c.get("givet") or str(c.get("part")) in withdrawn
+                       if not c.get("givet") or _person(c.get("part")) in withdrawn
                        or kind not in (c.get("omfang") or [])]
             if lacking:
                 problems.setdefault(where, []).append(

@@ -156,8 +156,7 @@ def case_context(session: Session, catalogue: LetterCatalogue, case: Case, momen
             AuditEvent.case_id == case.id, AuditEvent.kind == "task_completed")
             .order_by(AuditEvent.id)):
         data.update((event.data or {}).get("data") or {})
-    # An empty answer is no answer: a letter that prints it fails, naming it.
-    data = {k: v for k, v in data.items() if v not in (None, "", [])}
+    data = _answered(data)
     deadlines = {row.key: {"titel": row.title, "forfald": local_date(row.due_at),
                            "hjemmel": row.legal_basis}
                  for row in session.scalars(select(CaseDeadline)
@@ -179,12 +178,16 @@ def case_context(session: Session, catalogue: LetterCatalogue, case: Case, momen
     }
 
 
+def _answered(values: dict) -> dict:
+    """An empty answer is no answer: a letter that prints it fails, naming it."""
+    return {k: v for k, v in values.items() if v not in (None, "", [])}
+
+
 def with_values(context: dict, values: dict | None) -> dict:
     """The case context with what the step that asked for the letter gave it read first under
     `data` (e.g. the one request for information the letter is for)."""
     if values:
-        given = {k: v for k, v in values.items() if v not in (None, "", [])}
-        context["data"] = {**context["data"], **given}
+        context["data"] = {**context["data"], **_answered(values)}
     return context
 
 
