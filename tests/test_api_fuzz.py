@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from conftest import new_case_body
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.clock import now
@@ -168,8 +168,12 @@ def test_random_queue_queries_never_crash_the_api(api):
 
     @FUZZ
     @given(query=params)
+    @example(query={"state": "\ud800"})  # found by CI: a lone surrogate in a query value
     def check(query):
-        response = leader.get("/api/v1/queues/deadlines?" + urlencode(query))
+        # An unpaired surrogate goes out as the bytes a careless client would send
+        # (%ED%A0%80: not valid UTF-8), not as an error in the test's own encoding.
+        response = leader.get("/api/v1/queues/deadlines?"
+                              + urlencode(query, encoding="utf-8", errors="surrogatepass"))
         assert response.status_code < 500, response.get_data(as_text=True)
         if response.status_code >= 400:
             assert response.get_json()["message"]
