@@ -127,9 +127,27 @@ class TaskOut(OnCase):
     completed_at = fields.DateTime(allow_none=True)
 
 
+class DraftOut(Schema):
+    data = fields.Dict(metadata={"description": "the values saved so far"})
+    version = fields.Integer(metadata={"description": "send it back with the next save"})
+    saved_at = fields.DateTime()
+    saved_by = fields.Function(lambda d: d.saved_by.username)
+
+
 class TaskDetail(TaskOut):
     form = fields.Dict(metadata={"description": "the form's JSON Schema with display hints"})
-    data = fields.Dict(metadata={"description": "values that pre-fill the form"})
+    data = fields.Dict(metadata={"description": "values that pre-fill the form (a saved draft "
+                                                "over what the case knows)"})
+    draft = fields.Nested(DraftOut, allow_none=True,
+                          metadata={"description": "the saved draft, if any"})
+
+
+class DraftIn(Schema):
+    data = fields.Dict(required=True, keys=fields.String())
+    version = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**31 - 1),
+                             metadata={"description": "the draft version the form was opened "
+                                                      "with (0: none); 409 if someone saved "
+                                                      "since"})
 
 
 class TaskPage(Schema):

@@ -4,7 +4,16 @@ from engine.db import transaction
 
 from .auth import casework, current_user
 from .extensions import db
-from .schemas import AssignIn, CompleteIn, TaskDetail, TaskOut, TaskPage, TaskQuery
+from .schemas import (
+    AssignIn,
+    CompleteIn,
+    DraftIn,
+    DraftOut,
+    TaskDetail,
+    TaskOut,
+    TaskPage,
+    TaskQuery,
+)
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Task lists")
 
@@ -41,6 +50,17 @@ def get_task(task_id):
 def _action(method, *args):
     with transaction(db.session) as session:
         return method(session, current_user(), *args)
+
+
+@blp.put("/<task_id>/draft")
+@blp.doc(security=[{"bearer": []}])
+@blp.arguments(DraftIn)
+@blp.response(200, DraftOut)
+def save_draft(body, task_id):
+    """Save the form as it is, without completing the task: any fields, in any order. Values
+    must fit the form (422 names the field); what is missing is named only on completion.
+    409 if someone saved the draft after the given version."""
+    return _action(casework().save_draft, task_id, body["data"], body["version"])
 
 
 @blp.post("/<task_id>/claim")

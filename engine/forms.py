@@ -8,7 +8,14 @@ Checks beyond plain JSON Schema:
 - `"format": "cpr"`: a CPR number that starts with a real date;
 - `"x-past": true` on a date or date-time: it cannot be in the future;
 - `"x-checks": ["name", ...]` on the form: named checks against what the case already knows
-  (engine/form_checks.py), e.g. that consent covers every request for information.
+  (engine/form_checks.py), e.g. that consent covers every request for information;
+- `"x-ffb": "<concept>"` on a string field: its values are the codes below that concept in
+  KL's FFB code system (`forms/codes/ffb.json`), filled in as `enum` and `x-enumNames` when
+  the forms are loaded; `"x-ffb-depth": n` takes the codes exactly n levels below it instead of
+  the leaves (e.g. the themes of "FFB tilstande" at depth 2).
+
+A form can also be saved as a draft (`Form.validate_draft`): any part of it, in any order;
+what is missing is only named when the task is completed.
 """
 
 from __future__ import annotations
@@ -86,7 +93,12 @@ class Form:
                 values[name] = field["default"]
         return values
 
-    def validate(self, submitted: Any) -> dict[str, Any]:
+    def validate_draft(self, submitted: Any) -> dict[str, Any]:
+        """A draft: every value given must be of the right kind (type, choices, format, length
+        limit), but nothing is required yet (fields, list items or text left empty)."""
+        return self.validate(submitted, draft=True)
+
+    def validate(self, submitted: Any, draft: bool = False) -> dict[str, Any]:
         """Return the submitted data without its read-only fields if valid, else raise
         ValidationFailed with one message per field."""
         if not isinstance(submitted, dict):
@@ -96,6 +108,8 @@ class Form:
             if name not in self.fields:
                 fields.setdefault(name, []).append("unknown field")
         for error in self.validator.iter_errors(submitted):
+            if draft and error.validator in _NOT_YET:
+                continue
             if error.validator == "required":
                 # Top-level or conditional (if/then): name each field that is missing.
                 for name in error.validator_value:
@@ -131,6 +145,10 @@ class Form:
                                    {k: sorted(set(v)) for k, v in fields.items()})
 
 
+# What a draft may still lack: it is named when the task is completed.
+_NOT_YET = frozenset({"required", "minLength", "minItems", "minProperties"})
+
+
 def _message(error) -> str:
     if error.validator == "type":
         expected = error.validator_value
@@ -151,17 +169,23 @@ def _message(error) -> str:
 class FormCatalog:
     """All forms in a folder, loaded and checked once."""
 
-    def __init__(self, forms: dict[str, Form]):
+    def __init__(self, forms: dict[str, Form], codes: CodeSystem | None = None):
         self._forms = forms
+        self.codes = codes or CodeSystem([])
 
     @classmethod
     def load(cls, folder: Path) -> FormCatalog:
         forms = {}
+        codes = CodeSystem.load(Path(folder) / "codes" / "ffb.json")
         for path in sorted(Path(folder).glob("*.json")):
             try:
                 schema = json.loads(path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ProcessDefinitionError(f"form {path.name}: not valid JSON: {exc}") from None
+            try:
+                schema = codes.expand(schema)
+            except KeyError as exc:
+                raise ProcessDefinitionError(f"form {path.name}: {exc.args[0]}") from None
             try:
                 Draft202012Validator.check_schema(schema)
             except SchemaError as exc:
@@ -181,7 +205,7 @@ class FormCatalog:
                     f"(known: {', '.join(sorted(CHECKS))})")
             validator = FormValidator(schema, format_checker=FORMATS)
             forms[key] = Form(key, schema, validator)
-        return cls(forms)
+        return cls(forms, codes)
 
     def get(self, key: str | None) -> Form | None:
         return self._forms.get(key) if key else None
@@ -191,3 +215,62 @@ class FormCatalog:
 
     def keys(self):
         return self._forms.keys()
+
+
+class CodeSystem:
+    """A FHIR CodeSystem (KL's FFB): concepts with codes and Danish display names, nested."""
+
+    def __init__(self, concepts: list[dict]):
+        self._concepts = concepts
+        self._by_display: dict[str, dict] = {}
+        self.display: dict[str, str] = {}
+        stack = list(concepts)
+        while stack:
+            concept = stack.pop()
+            self._by_display.setdefault(concept["display"], concept)
+            self.display[concept["code"]] = concept["display"]
+            stack.extend(concept.get("concept") or [])
+
+    @classmethod
+    def load(cls, path: Path) -> CodeSystem:
+        if not path.exists():
+            return cls([])
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(data.get("concept") or [])
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError) as exc:
+            raise ProcessDefinitionError(f"code system {path}: not a FHIR CodeSystem: {exc}") \
+                from None
+
+    def codes(self, under: str, depth: int | None = None) -> list[tuple[str, str]]:
+        """(code, display) of the concepts below `under`: its leaves, or those exactly `depth`
+        levels below it; in the code system's order."""
+        concept = self._by_display.get(under)
+        if concept is None:
+            raise KeyError(f"x-ffb names {under!r}, which is not a concept of the FFB code "
+                           "system (forms/codes/ffb.json)")
+        found = []
+
+        def walk(node, level):
+            children = node.get("concept") or []
+            if level and (level == depth or (depth is None and not children)):
+                found.append((node["code"], node["display"]))
+                return
+            for child in children:
+                walk(child, level + 1)
+
+        walk(concept, 0)
+        return found
+
+    def expand(self, schema):
+        """The schema with every `x-ffb` field given its codes as enum and x-enumNames."""
+        if isinstance(schema, list):
+            return [self.expand(item) for item in schema]
+        if not isinstance(schema, dict):
+            return schema
+        expanded = {key: self.expand(value) for key, value in schema.items()}
+        if "x-ffb" in expanded:
+            pairs = self.codes(expanded["x-ffb"], expanded.get("x-ffb-depth"))
+            expanded["enum"] = [code for code, _ in pairs]
+            expanded["x-enumNames"] = [display for _, display in pairs]
+        return expanded

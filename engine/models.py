@@ -214,6 +214,23 @@ class Task(Base):
         return [g for g in self.candidate_groups.split(",") if g]
 
 
+class TaskDraft(Base):
+    """What a user typed into a task's form and saved without completing it (any part of it,
+    in any order): the form opens with it, so a timeout or a closed tab loses nothing. Kept
+    apart from the task rows so that inbox queries never read it; gone once the task is done."""
+
+    __tablename__ = "task_drafts"
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    saved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Two tabs saving at once: the second is told, not silently overwritten.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    saved_by: Mapped[User] = relationship(lazy="joined")
+
+
 RUNNING_DEADLINE = "met_at IS NULL AND closed_at IS NULL"
 QUEUED = RUNNING_DEADLINE + " AND paused_at IS NULL"
 

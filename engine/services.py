@@ -50,6 +50,7 @@ from .models import (
     Instance,
     ProcessVersion,
     Task,
+    TaskDraft,
     Team,
     User,
 )
@@ -92,6 +93,18 @@ def age_factory(store: dict):
     return alder
 
 
+# Where a process step leaves its request to close the case when the process ends.
+CLOSE_KEY = "sag_lukkes"
+
+
+def close_request_factory(store: dict):
+    def luk_sag(aarsag):
+        """Close the case when this process ends (its open deadlines are settled)."""
+        store[CLOSE_KEY] = {"aarsag": str(aarsag), "tid": now().isoformat()}
+
+    return luk_sag
+
+
 def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(timezone.utc) if value else None
 
@@ -131,7 +144,16 @@ class Casework:
         functions["prepare_letter"] = letter_request_factory
         functions["alder"] = age_factory
         functions["i_dag"] = lambda _store: lambda: local_date(now()).isoformat()
+        functions["ffb"] = lambda _store: self._ffb_display
+        functions["luk_sag"] = close_request_factory
         self.script_engine = create_script_engine(context_functions=functions)
+
+    def _ffb_display(self, code):
+        """The Danish name of an FFB code (the code itself if the code system lacks it);
+        a list of codes gives a list of names."""
+        if isinstance(code, list):
+            return [self._ffb_display(c) for c in code]
+        return self.forms.codes.display.get(code, code)
 
     # -- processes -----------------------------------------------------------------------
 
@@ -320,6 +342,17 @@ class Casework:
         session.flush()
         return case
 
+    def _close_case(self, session: Session, case: Case, actor: User | None,
+                    reason: str) -> None:
+        """The process ended with luk_sag(...): the case closes and its open deadlines are
+        settled (no longer watched, shown as closed)."""
+        case.closed_at = now()
+        if self.deadlines is not None:
+            watch.close_case_deadlines(session, self.deadlines, case, case.closed_at)
+        audit.record(session, case.id, "status_changed", actor, old=case.status, new="closed",
+                     reason=reason, by="process")
+        case.status = "closed"
+
     def _update_case_data(self, session: Session, case: Case, previous_received: datetime) -> None:
         """Give the running processes of a case what it now knows about itself; deadlines
         that ran from the old received date run from the new one."""
@@ -480,17 +513,49 @@ class Casework:
         return task
 
     def get_task(self, session: Session, user: User, task_id: str) -> tuple[Task, dict]:
-        """The task with its form and the values that pre-fill it."""
+        """The task with its form and the values that pre-fill it: what the case knows, with
+        a saved draft over it. `task.draft` is the draft row (or None)."""
         task = self._task(session, user, task_id)
         audit.log_access(session, user, task.case_id, "view_task")
         form = self.forms.get(task.form_key)
         prefill = {}
+        task.draft = session.get(TaskDraft, task.id) if task.state == READY else None
         if task.state == READY and form is not None:
             instance = session.get(Instance, task.instance_id)
             workflow = self._load(instance)
             spiff_task = runtime.find_task(workflow, task.id)
             prefill = form.prefill(spiff_task.data)
+            if task.draft is not None:
+                prefill.update(task.draft.data)
         return task, prefill
+
+    def save_draft(self, session: Session, user: User, task_id: str, data: dict,
+                   version: int | None = None) -> TaskDraft:
+        """Keep what was typed into a task's form without completing it: any fields, in any
+        order; the values given must fit the form, nothing is required yet. `version`: the
+        draft version the user started from; if someone saved since, 409 (nothing is
+        overwritten)."""
+        task = self._open_task(session, user, task_id)
+        require_can_work(user, task)
+        form = self.forms.get(task.form_key)
+        if form is None:
+            raise NotFound(f"the task's form {task.form_key!r} does not exist")
+        data = form.validate_draft(data)
+        draft = session.get(TaskDraft, task.id, with_for_update=True)
+        if draft is None:
+            if version not in (None, 0):
+                raise Conflict("the draft you edited no longer exists; reload the task")
+            draft = TaskDraft(task_id=task.id, version=0)
+            session.add(draft)
+        elif version is not None and version != draft.version:
+            raise Conflict(f"{draft.saved_by.username} saved the draft at "
+                           f"{draft.saved_at.isoformat()} after you opened it; reload the task "
+                           "to see their changes")
+        draft.data, draft.saved_at, draft.saved_by_id = data, now(), user.id
+        draft.saved_by = user
+        draft.version += 1
+        session.flush()
+        return draft
 
     def claim(self, session: Session, user: User, task_id: str) -> Task:
         task = self._open_task(session, user, task_id)
@@ -577,6 +642,9 @@ class Casework:
             task.assignee_id, task.assignee = user.id, user
         audit.record(session, task.case_id, "task_completed", user, task.id,
                      task=task.name, bpmn_id=task.bpmn_id, data=data)
+        draft = session.get(TaskDraft, task.id)
+        if draft is not None:
+            session.delete(draft)
         self._save(session, task.case, instance, workflow, failure)
         return task
 
@@ -706,6 +774,10 @@ class Casework:
         # Deadlines may move timers, so the workflow is written after them.
         self._record_deadlines(session, case, instance, workflow, moment, actor)
         self._prepare_requested_letters(session, case, workflow)
+        if ran and failure is None and workflow.is_completed() and case.status != "closed":
+            request = runtime.last_data(workflow).get(CLOSE_KEY)
+            if request:
+                self._close_case(session, case, actor, request["aarsag"])
         instance.serialized = runtime.dump(self.registry.serializer, workflow)
         instance.updated_at = moment
         instance.next_due_at = runtime.next_timer_due(workflow)

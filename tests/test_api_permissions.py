@@ -97,6 +97,8 @@ ROUTES = (
     Route("POST", "/api/v1/tasks/{task}/unclaim", (200, 403, 403, 200, 403, 403, 200)),
     Route("POST", "/api/v1/tasks/{task}/assign", (403, 403, 403, 200, 403, 403, 200),
           body={"assignee": "sagsbehandler3"}),
+    Route("PUT", "/api/v1/tasks/{task}/draft", (200, 403, 403, 403, 403, 403, 403),
+          body={"data": {"henvendelse": "Bekymring"}}, note="as completing: who may do it"),
     Route("POST", "/api/v1/tasks/{task}/complete", (200, 403, 403, 403, 403, 403, 403),
           body={"data": VURDER_OPLYS}),
     Route("POST", "/api/v1/tasks/{task}/complete", (200, 200, 403, 403, 403, 403, 403),

@@ -191,6 +191,12 @@ def parse_sources(
     for pid, (spec, subprocess_specs) in parsed.items():
         files = {parser.get_process_parser(pid).filename}
         files.update(parser.get_process_parser(name).filename for name in subprocess_specs)
+        # The DMN files its business rule tasks name, so that a stored version parses alone.
+        for filename in list(files):
+            for ref in _DECISION_REF.findall(sources[filename]):
+                dmn = parser.dmn_parsers.get(ref)
+                if dmn is not None and dmn.filename:
+                    files.add(dmn.filename)
         own_sources = {f: sources[f] for f in files}
         user_tasks = []
         for process_spec in [spec, *subprocess_specs.values()]:
@@ -225,6 +231,7 @@ def _describe(filename: str, exc: Exception) -> str:
     return f"{filename}: {location + ': ' if location else ''}{message}"
 
 
+_DECISION_REF = re.compile(r"""decisionRef\s*=\s*["']([^"']+)["']""")
 _DEADLINE_CALL = re.compile(
     r"""\b(?:start_|meet_|pause_|resume_)?deadline\(\s*["']([^"']*)["']""")
 _LETTER_CALL = re.compile(r"""\bprepare_letter\(\s*["']([^"']*)["']""")
