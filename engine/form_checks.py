@@ -81,7 +81,36 @@ def consent_covers_requests(submitted: dict, known: dict, messages: dict) -> dic
     return problems
 
 
+def every_goal_followed_up(submitted: dict, known: dict, messages: dict) -> dict:
+    """A follow-up goes goal by goal: every goal of the decision (as the step pre-filled them)
+    is assessed, and none is added (new goals come with a new decision)."""
+    expected = [str(g.get("maal", "")).strip() for g in known.get("maal_vurdering") or []]
+    given = [str(g.get("maal", "")).strip() for g in submitted.get("maal_vurdering") or []]
+    problems = []
+    missing = [g for g in expected if g not in given]
+    if missing:
+        problems.append("no assessment of the goal(s) " + "; ".join(f"'{g}'" for g in missing))
+    added = [g for g in given if g not in expected]
+    if added:
+        problems.append("not a goal of the decision: " + "; ".join(f"'{g}'" for g in added)
+                        + " (new goals come with a new decision: answer that the intervention "
+                          "must change)")
+    if len(given) != len(set(given)):
+        problems.append("a goal is assessed twice")
+    return {"maal_vurdering": problems} if problems else {}
+
+
+def period_in_order(submitted: dict, known: dict, messages: dict) -> dict:
+    """A granted period ends on or after the day it begins."""
+    start, end = submitted.get("periode_fra"), submitted.get("periode_til")
+    if start and end and end < start:  # ISO dates compare as text
+        return {"periode_til": [f"ends before the period begins ({start})"]}
+    return {}
+
+
 CHECKS = {
+    "periode_i_orden": period_in_order,
+    "alle_maal_fulgt_op": every_goal_followed_up,
     "samtykke_fra_alle_parter": consent_from_every_party,
     "samtykke_daekker_anmodninger": consent_covers_requests,
 }

@@ -9,6 +9,8 @@ Checks beyond plain JSON Schema:
 - `"x-past": true` on a date or date-time: it cannot be in the future;
 - `"x-checks": ["name", ...]` on the form: named checks against what the case already knows
   (engine/form_checks.py), e.g. that consent covers every request for information;
+- `"x-messages": "<name>"` on a read-only list: it shows what arrived on the case as message
+  `<name>` (e.g. the provider's status reports), newest first;
 - `"x-ffb": "<concept>"` on a string field: its values are the codes below that concept in
   KL's FFB code system (`forms/codes/ffb.json`), filled in as `enum` and `x-enumNames` when
   the forms are loaded; `"x-ffb-depth": n` takes the codes exactly n levels below it instead of

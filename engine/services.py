@@ -31,6 +31,7 @@ from .deadlines.functions import (
 from .errors import Conflict, NotFound, ValidationFailed
 from .form_checks import age_on
 from .forms import FormCatalog
+from .letters.render import danish_date
 from .letters.requests import letter_request_factory, requested_letters
 from .models import (
     ADMIN,
@@ -145,6 +146,7 @@ class Casework:
         functions["alder"] = age_factory
         functions["i_dag"] = lambda _store: lambda: local_date(now()).isoformat()
         functions["ffb"] = lambda _store: self._ffb_display
+        functions["dansk_dato"] = lambda _store: danish_date
         functions["luk_sag"] = close_request_factory
         self.script_engine = create_script_engine(context_functions=functions)
 
@@ -442,6 +444,25 @@ class Casework:
         raise Conflict(f"no process of case {case.number} takes the message {name!r} now")
 
     @staticmethod
+    def _message_fields(session: Session, case_id: int, form) -> dict:
+        """Fields marked `"x-messages": "<name>"` show what arrived on the case as that
+        message (send_message), newest first, each with when it was received."""
+        wanted = {name: field["x-messages"] for name, field in form.fields.items()
+                  if field.get("x-messages")}
+        if not wanted:
+            return {}
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.case_id == case_id, AuditEvent.kind == "message_received")
+            .order_by(AuditEvent.id.desc()))
+        found: dict[str, list] = {name: [] for name in wanted}
+        for event in events:
+            for name, message in wanted.items():
+                if event.data.get("message") == message:
+                    found[name].append({"modtaget": event.data.get("received_at"),
+                                        **(event.data.get("data") or {})})
+        return found
+
+    @staticmethod
     def _messages(session: Session, case_id: int) -> dict[str, list[dict]]:
         """What arrived on the case by message (send_message), by name, oldest first."""
         found: dict[str, list[dict]] = {}
@@ -525,6 +546,7 @@ class Casework:
             workflow = self._load(instance)
             spiff_task = runtime.find_task(workflow, task.id)
             prefill = form.prefill(spiff_task.data)
+            prefill.update(self._message_fields(session, task.case_id, form))
             if task.draft is not None:
                 prefill.update(task.draft.data)
         return task, prefill
@@ -824,10 +846,10 @@ class Casework:
         the order asked."""
         requested = requested_letters(workflow)
         recorded = getattr(workflow, "recorded_letters", {})
-        new = sorted((entry["tid"], request_id) for request_id, entry in requested.items()
-                     if request_id not in recorded)
+        new = sorted((entry["tid"], entry.get("nr", 0), request_id)
+                     for request_id, entry in requested.items() if request_id not in recorded)
         if new and self.letters is not None:
-            for _at, request_id in new:
+            for _at, _nr, request_id in new:
                 entry = requested[request_id]
                 key = entry["brev"]
                 if key not in self.letters.catalogue:

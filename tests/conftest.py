@@ -192,9 +192,10 @@ def api(app):
         if username is not None and username not in tokens:
             with app.app_context():
                 with transaction(db.session) as session:
-                    # Long enough for scenarios that move time on by weeks (a tick then
-                    # purges expired tokens).
-                    raw, _ = issue_token(session, get_user(session, username), timedelta(days=60))
+                    # Long enough for scenarios that move time on by years (follow-ups; a
+                    # tick then purges expired tokens).
+                    raw, _ = issue_token(session, get_user(session, username),
+                                         timedelta(days=5 * 366))
                 db.session.remove()
             tokens[username] = raw
         return ApiClient(app.test_client(), tokens.get(username))

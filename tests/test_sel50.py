@@ -10,9 +10,21 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from conftest import new_case_body, run_tick
+from scenario import (
+    END,
+    _case,
+    _claim_and_complete,
+    _complete,
+    _deadline,
+    _letters,
+    _task,
+    danish_date,
+    follow_up as follow_up_steps,
+    local_today,
+)
 from sqlalchemy import select
 
-from engine.clock import local_date, now
+from engine.clock import now
 from engine.models import Letter
 
 CHILD = {"cpr": "0105134321", "name": "Ida Ærø", "address": "Havnegade 3, 8000 Aarhus C"}  # 2013
@@ -54,34 +66,6 @@ def _open(api, received: datetime):
     return worker, response.get_json()
 
 
-def _task(client, case, bpmn_id):
-    response = client.get(f"/api/v1/tasks?scope=all&case={case['id']}")
-    assert response.status_code == 200, response.get_json()
-    tasks = response.get_json()["items"]
-    found = [t for t in tasks if t["bpmn_id"] == bpmn_id]
-    assert found, f"{bpmn_id} is not open: {[t['bpmn_id'] for t in tasks]}"
-    return found[0]
-
-
-def _complete(client, case, bpmn_id, data, status=200):
-    task = _task(client, case, bpmn_id)
-    if task["assignee"] is None:
-        client.post(f"/api/v1/tasks/{task['id']}/claim")
-    response = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data})
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
-
-
-def _case(client, case):
-    return client.get(f"/api/v1/cases/{case['id']}").get_json()
-
-
-def _letters(session, case, key=None):
-    session.expire_all()
-    query = select(Letter).where(Letter.case_id == case["id"]).order_by(Letter.id)
-    return [x for x in session.scalars(query) if key is None or x.key == key]
-
-
 def _to_step(worker, case, step, plan=PLAN):
     """Walk a fresh case (opened by _open) to `step` along the usual path."""
     path = [("vurder_underretning", FROM_SCHOOL), ("screening", INVESTIGATE),
@@ -95,27 +79,6 @@ def _to_step(worker, case, step, plan=PLAN):
     raise AssertionError(f"no step {step}")
 
 
-def _deadline(body, key):
-    [found] = [d for d in body["deadlines"] if d["key"] == key]
-    return found
-
-
-def local_today() -> str:
-    return local_date(now()).isoformat()
-
-
-def danish_date(moment: str) -> str:
-    from engine.letters.render import danish_date as fmt
-
-    return fmt(local_date(datetime.fromisoformat(moment)))
-
-
-def _claim_and_complete(client, task, data, status=200):
-    if task["assignee"] is None:
-        client.post(f"/api/v1/tasks/{task['id']}/claim")
-    response = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data})
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
 
 
 def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
@@ -216,22 +179,26 @@ def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
     assert (order.recipient["navn"], order.recipient["rolle"]) == (
         "Familiehuset Aarhus", "provider")
     follow_up = _deadline(_case(worker, case), "foerste_opfoelgning")
-    _complete(worker, case, "opfoelgning", {
-        "opfoelgning_dato": local_today(), "status": "Det går bedre.",
-        "vurdering": "fortsaet", "begrundelse": "Indsatsen virker."})
-
-    # every letter the case prepared can be issued from what the case holds; only free-text
-    # blocks nothing pre-fills are the caseworker's to write
-    for draft in [x for x in _letters(session, case) if x.state == "draft"]:
-        response = worker.post(f"/api/v1/letters/{draft.id}/issue")
-        if response.status_code == 422:
-            missing = response.get_json()["fields"]
-            assert all(k.startswith("tekst.") for k in missing), (draft.key, missing)
-            worker.patch(f"/api/v1/letters/{draft.id}", json={"texts": {
-                k.split(".", 1)[1]: "Skrevet af sagsbehandleren." for k in missing}})
-            response = worker.post(f"/api/v1/letters/{draft.id}/issue")
-        assert response.status_code == 200, (draft.key, response.get_json())
-    body = _case(worker, case)
+    _issue_every_draft(worker, session, case)
+    # the follow-up module takes over: its first step appears when the deadline turns yellow
+    assert not [t for t in _case(worker, case)["open_tasks"] if t["bpmn_id"] == "registrer_status"]
+    with time_machine.travel(datetime.fromisoformat(follow_up["warn_at"]) + timedelta(hours=1),
+                             tick=False):
+        assert run_tick(app)["timers"] == 1
+        status_task = _task(worker, case, "registrer_status")
+        assert status_task["due_at"] == follow_up["due_at"]
+        [asked] = _letters(session, case, "anmodning_status")
+        assert asked.recipient["navn"] == "Familiehuset Aarhus"
+        goals, conclusion = follow_up_steps(worker, case, END)
+        assert [g["maal"] for g in goals] == [SUPPORT["maal"]]
+        assert conclusion["naeste_opfoelgning_maaneder"] == 6  # DMN: children every 6 months
+        body = _case(worker, case)
+        assert body["status"] == "closed"
+        assert [x.recipient["navn"] for x in _letters(session, case, "lukning")] == \
+            ["Sara Ærø", "Jonas Ærø"]
+        assert len(_letters(session, case, "opfoelgning_resume")) == 2
+        _issue_every_draft(worker, session, case)  # the closing letters too, on the closed case
+        body = _case(worker, case)
     assert {d["key"]: d["state"] for d in body["deadlines"]} == {
         "underretning_24t": "met", "kvittering_6hd": "met", "sel50_4m": "met",
         "partshoering_svar": "met", "barnets_plan_3m": "met", "foerste_opfoelgning": "met"}
@@ -241,13 +208,27 @@ def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
     for step in ("vurder_underretning", "screening", "samtykke", "boernesamtale",
                  "plan_indhentning", "ryk_for_svar", "registrer_svar", "undersoegelse",
                  "partshoering", "bemaerkninger", "afgoerelse", "barnets_plan", "bestilling",
-                 "opfoelgning"):
+                 "registrer_status", "vurder_maal", "borgerens_syn", "konkluder"):
         assert step in done, step
     issued_keys = {e["data"]["letter"] for e in body["timeline"] if e["kind"] == "letter_issued"}
     assert issued_keys == {
         "kvittering_underretning", "samtykke", "anmodning_oplysninger", "partshoering",
         "partshoering_barn", "afgoerelse_stoette", "afgoerelse_barn", "handleplan",
-        "bestilling_leverandoer"}
+        "bestilling_leverandoer", "anmodning_status", "opfoelgning_resume", "lukning"}
+
+
+def _issue_every_draft(worker, session, case):
+    """Every letter the case prepared can be issued from what the case holds; only free-text
+    blocks nothing pre-fills are the caseworker's to write."""
+    for draft in [x for x in _letters(session, case) if x.state == "draft"]:
+        response = worker.post(f"/api/v1/letters/{draft.id}/issue")
+        if response.status_code == 422:
+            missing = response.get_json()["fields"]
+            assert all(k.startswith("tekst.") for k in missing), (draft.key, missing)
+            worker.patch(f"/api/v1/letters/{draft.id}", json={"texts": {
+                k.split(".", 1)[1]: "Skrevet af sagsbehandleren." for k in missing}})
+            response = worker.post(f"/api/v1/letters/{draft.id}/issue")
+        assert response.status_code == 200, (draft.key, response.get_json())
 
 
 def test_a_notification_not_assessed_in_24_hours_is_escalated_to_the_leader(app, api, session):

@@ -233,7 +233,7 @@ def _describe(filename: str, exc: Exception) -> str:
 
 _DECISION_REF = re.compile(r"""decisionRef\s*=\s*["']([^"']+)["']""")
 _DEADLINE_CALL = re.compile(
-    r"""\b(?:start_|meet_|pause_|resume_)?deadline\(\s*["']([^"']*)["']""")
+    r"""\b(?:start_|meet_|pause_|resume_)?deadline(?:_reminder)?\(\s*["']([^"']*)["']""")
 _LETTER_CALL = re.compile(r"""\bprepare_letter\(\s*["']([^"']*)["']""")
 _START_CALL = re.compile(r"""\bstart_deadline\(\s*["']([^"']*)["']""")
 _DUE_CALL = re.compile(r"""(?<![\w.])deadline\(\s*["']([^"']*)["']""")

@@ -4,6 +4,7 @@ unit of work."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
@@ -176,7 +177,7 @@ def move_timers(workflow: BpmnWorkflow) -> list[tuple[object, str, str]]:
     for task in workflow.get_tasks(state=TaskState.WAITING):
         definition = getattr(task.task_spec, "event_definition", None)
         if not isinstance(definition, TimeDateEventDefinition) \
-                or "deadline(" not in definition.expression:
+                or not _NAMES_DEADLINE.search(definition.expression):
             continue
         old = task.internal_data.get("event_value")
         new = workflow.script_engine.evaluate(task, definition.expression)
@@ -184,6 +185,9 @@ def move_timers(workflow: BpmnWorkflow) -> list[tuple[object, str, str]]:
             task._set_internal_data(event_value=new)  # noqa: SLF001 - no public setter
             moved.append((task, old, new))
     return moved
+
+
+_NAMES_DEADLINE = re.compile(r"\bdeadline(?:_reminder)?\(")
 
 
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:

@@ -9,7 +9,9 @@ In a script task:
   reason the catalogue allows, and `resume_deadline("sel85_afgoerelse")` starts it again: the
   due date moves on by the paused time.
 In an expression (a timer's timeDate, a user task's camunda:dueDate): `deadline("sel50_4m")` is
-the due moment of a started deadline.
+the due moment of a started deadline, and `deadline_reminder("naeste_opfoelgning")` its first
+reminder in the catalogue (its due moment if it has none): a timer on it puts a task in the
+inbox when the deadline turns yellow, e.g. a follow-up ahead of its date.
 
 Started deadlines live in the task data under `frister` (so later steps see them), one entry a
 key: {"start", "due", "variant", "amount", "met", "paused", "pause_reason", "extra_days",
@@ -119,6 +121,16 @@ def deadline_functions(catalogue: DeadlineCatalogue) -> dict:
 
         return deadline
 
+    def reminder_factory(store: dict):
+        deadline = due_factory(store)
+
+        def deadline_reminder(key):
+            due = deadline(key)
+            moments = catalogue.reminders(key, datetime.fromisoformat(due))
+            return moments[0].isoformat() if moments else due
+
+        return deadline_reminder
+
     def change_factory(action: str):
         def factory(store: dict):
             def change(key, reason=None):
@@ -136,6 +148,7 @@ def deadline_functions(catalogue: DeadlineCatalogue) -> dict:
         return factory
 
     return {"start_deadline": start_factory, "deadline": due_factory,
+            "deadline_reminder": reminder_factory,
             "meet_deadline": change_factory("meet"),
             "pause_deadline": change_factory("pause"),
             "resume_deadline": change_factory("resume")}

@@ -33,7 +33,9 @@ def letter_request_factory(store: dict):
         requested = dict(store.get(DATA_KEY) or {})
         requested[f"{key}:{uuid4().hex[:16]}"] = {
             "brev": key, "tid": now().isoformat(), "modtager": modtager,
-            "data": dict(data) if data else None}
+            "data": dict(data) if data else None,
+            # The order asked within a step (several requests may share a moment).
+            "nr": len(requested)}
         store[DATA_KEY] = requested
         return key
 
