@@ -655,6 +655,10 @@ class Casework:
         if form.checks:
             form.check(data, spiff_task.data, self._messages(session, task.case_id))
         self._require_uninvolved_if_needed(session, user, task, spiff_task)
+        # Every field of the form is a name later steps may use: one left empty is None
+        # (unless the case already holds a value under that name).
+        data = {**{name: None for name, field in form.fields.items()
+                   if not field.get("readOnly") and name not in spiff_task.data}, **data}
         failure = runtime.complete_user_task(workflow, task.id, data)
         moment = now()
         task.state = DONE

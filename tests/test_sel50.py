@@ -19,8 +19,10 @@ from scenario import (
     _letters,
     _task,
     danish_date,
-    follow_up as follow_up_steps,
     local_today,
+)
+from scenario import (
+    follow_up as follow_up_steps,
 )
 from sqlalchemy import select
 

@@ -54,6 +54,15 @@ def _paused_extension(catalogue: DeadlineCatalogue, key: str, entry: dict,
     return {"extra_days": (entry.get("extra_days") or 0) + max(0, days)}
 
 
+def _stamp(previous: dict | None, moment: datetime) -> str:
+    """When an entry changed: now, but always after its previous change, so that the latest
+    version of a deadline wins even when two changes share a moment (started_deadlines)."""
+    if previous and previous.get("changed"):
+        moment = max(moment, datetime.fromisoformat(previous["changed"])
+                     + timedelta(microseconds=1))
+    return moment.isoformat()
+
+
 def change_entry(catalogue: DeadlineCatalogue, key: str, entry: dict | None, action: str,
                  reason: str | None = None, moment: datetime | None = None) -> dict:
     """The entry after `action` (meet, pause or resume). Raises Conflict when the deadline is
@@ -64,7 +73,7 @@ def change_entry(catalogue: DeadlineCatalogue, key: str, entry: dict | None, act
         raise Conflict(f"deadline {key!r} has not been started in this case")
     if entry.get("met"):
         raise Conflict(f"deadline {key!r} was already met")
-    changed = {**entry, "changed": moment.isoformat()}
+    changed = {**entry, "changed": _stamp(entry, moment)}
     if action == "meet":
         return {**changed, "met": moment.isoformat(), "paused": None, "pause_reason": None}
     if action == "pause":
@@ -99,7 +108,7 @@ def deadline_functions(catalogue: DeadlineCatalogue) -> dict:
             begun = datetime.fromisoformat(start) if isinstance(start, str) else (start or now())
             entry = {"start": begun.isoformat(), "variant": variant, "amount": amount,
                      "met": None, "paused": None, "pause_reason": None,
-                     "changed": now().isoformat()}
+                     "changed": _stamp((store.get(DATA_KEY) or {}).get(key), now())}
             try:
                 entry["due"] = compute_due(catalogue, key, entry).isoformat()
             except SagsflowError as exc:
