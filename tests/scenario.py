@@ -81,7 +81,8 @@ def follow_up(client, case, status, adjust=False, months=None, grades=None):
         {**g, "vurdering": grades.get(g["maal"], "delvist"), "kommentar": "Godt på vej."}
         for g in goals]})
     _complete(client, case, "borgerens_syn", {
-        "samtale_dato": local_today(), "borgerens_syn": "Jeg har det bedre, men har brug for mere."})
+        "samtale_dato": local_today(),
+        "borgerens_syn": "Jeg har det bedre, men har brug for mere."})
     conclusion_task = client.get(f"/api/v1/tasks/{_task(client, case, 'konkluder')['id']}")
     prefilled = conclusion_task.get_json()["data"]
     data = {"status": status, "juster_indsats": adjust, "konklusion": "Indsatsen virker."}

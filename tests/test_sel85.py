@@ -91,7 +91,8 @@ def grant(**changes):
             "begrundelse": "Du har brug for støtte til at klare praktiske opgaver.", **changes}
 
 
-ORDER = {"leverandoer": "Bostøtten Aarhus", "opstart": (now() + timedelta(days=14)).date().isoformat(),
+ORDER = {"leverandoer": "Bostøtten Aarhus",
+         "opstart": (now() + timedelta(days=14)).date().isoformat(),
          "opgave": "Socialpædagogisk støtte 4 timer om ugen i hjemmet."}
 PLAN = {"tilbudt_dato": "2026-11-24", "svar": "accepteret",
         "formaal": "At Peter kan klare sig selv i egen bolig.", "forventet_varighed": "1 år"}
@@ -151,7 +152,8 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
     body = _case(worker, case)
     deadline = _deadline(body, "sel85_afgoerelse")
     received = datetime.fromisoformat(case["received_at"])
-    assert datetime.fromisoformat(deadline["due_at"]).date() >= (received + timedelta(weeks=8)).date()
+    assert datetime.fromisoformat(deadline["due_at"]).date() >= \
+        (received + timedelta(weeks=8)).date()
     assert [t["bpmn_id"] for t in body["open_tasks"]] == ["registrer_henvendelse"]
 
     _complete(worker, case, "registrer_henvendelse", ENQUIRY)
