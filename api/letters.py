@@ -54,10 +54,11 @@ def get_letter(letter_id):
 @blp.arguments(LetterUpdate)
 @blp.response(200, LetterOut)
 def update_letter(body, letter_id):
-    """Edit a draft's free-text blocks or recipient (an issued letter never changes)."""
+    """Edit a draft's free-text blocks, recipient or required values (an issued letter never
+    changes)."""
     with transaction(db.session) as session:
         return letters().update_draft(session, current_user(), letter_id, body["texts"],
-                                      body["recipient"])
+                                      body["recipient"], body["values"])
 
 
 @blp.get(f"/letters/{ID}/preview")

@@ -369,6 +369,9 @@ class LetterCreate(Schema):
 class LetterUpdate(Schema):
     recipient = fields.Nested(RecipientIn, load_default=None)
     texts = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None)
+    values = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=None,
+                         metadata={"description": "values the letter requires (its data.* "
+                                                  "paths) that the case does not hold"})
 
 
 class OutboxOut(Schema):

@@ -7,6 +7,7 @@ years of guided follow-ups (continue, adjust with a new decision, end)."""
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import time_machine
 from conftest import run_tick
 from scenario import (
@@ -300,3 +301,223 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
     assert issued.count("opfoelgning_resume") == 4
     closed = [e for e in body["timeline"] if e["kind"] == "status_changed"]
     assert closed[-1]["data"]["new"] == "closed" and closed[-1]["data"]["by"] == "process"
+
+
+def test_a_refusal_sends_the_refusal_letter_and_closes_the_case(api, session):
+    worker, case = _open(api)
+    _to_step(worker, case, "afgoerelse")
+    _complete(worker, case, "afgoerelse", {
+        "udfald": "afslag", "ydelse": SUPPORT, "hjemmel": "Serviceloven § 85",
+        "begrundelse": "Din funktionsevne er ikke nedsat i et omfang, der giver ret til støtte."})
+    [refusal] = _letters(session, case, "afgoerelse_afslag")
+    assert refusal.values["ydelse"] == "Støtte til daglige opgaver i hjemmet"
+    assert "omfang" not in refusal.values  # nothing granted
+    body = _case(worker, case)
+    assert body["status"] == "closed" and body["open_tasks"] == []
+    assert _deadline(body, "sel85_afgoerelse")["state"] == "met"
+    assert not _letters(session, case, "handleplan")
+    _issue_every_draft(worker, session, case)
+    [issued] = _letters(session, case, "afgoerelse_afslag")
+    assert "klage" in issued.html.lower() and "Serviceloven § 85" in issued.html
+
+
+def test_the_municipal_deadline_breached_gives_the_letter_and_the_leaders_queue(
+        app, api, session):
+    worker = api("sagsbehandler")
+    received = now() - timedelta(weeks=9)
+    response = worker.post("/api/v1/cases", json={
+        "process": "sel85", "citizen": CITIZEN,
+        "received_at": received.isoformat(timespec="seconds")})
+    assert response.status_code == 201, response.get_json()
+    case = response.get_json()
+    _complete(worker, case, "registrer_henvendelse", ENQUIRY)
+    assert run_tick(app)["deadlines"] >= 1
+    body = _case(worker, case)
+    assert _deadline(body, "sel85_afgoerelse")["state"] == "overdue"
+    assert any(e["kind"] == "deadline_escalated" and e["data"]["key"] == "sel85_afgoerelse"
+               for e in body["timeline"])
+    queue = api("leder").get("/api/v1/queues/deadlines?key=sel85_afgoerelse").get_json()
+    assert [i["case_number"] for i in queue["items"]] == [case["number"]]
+    [letter] = _letters(session, case, "forventet_afgoerelsestidspunkt")
+    assert letter.recipient["navn"] == "Peter Madsen"
+    # the expected date is the caseworker's to give; nothing else on the case holds it
+    refused = worker.post(f"/api/v1/letters/{letter.id}/issue")
+    assert refused.status_code == 422, refused.get_json()
+    wrong = worker.patch(f"/api/v1/letters/{letter.id}", json={"values": {"ydelse": "x"}})
+    assert wrong.status_code == 422 and "values.ydelse" in wrong.get_json()["fields"]
+    expected = (now() + timedelta(weeks=3)).date().isoformat()
+    edited = worker.patch(f"/api/v1/letters/{letter.id}",
+                          json={"values": {"forventet_afgoerelse": expected}})
+    assert edited.status_code == 200, edited.get_json()
+    issued = worker.post(f"/api/v1/letters/{letter.id}/issue")
+    assert issued.status_code == 200, issued.get_json()
+    session.expire_all()
+    [letter] = _letters(session, case, "forventet_afgoerelsestidspunkt")
+    from engine.letters.render import danish_date
+    assert danish_date(expected) in letter.html
+    # the case goes on; the decision, when it comes, is late
+    _complete(worker, case, "samtykke", CONSENT)
+    _task(worker, case, "plan_indhentning")
+
+
+def test_a_withdrawn_consent_gives_a_task_and_no_longer_covers_requests(api):
+    worker, case = _open(api)
+    _to_step(worker, case, "plan_indhentning")
+    response = worker.post(f"/api/v1/cases/{case['id']}/messages/samtykke_tilbagekaldt", json={
+        "data": {"part": "Peter Madsen", "dato": local_today(), "form": "mundtlig"}})
+    assert response.status_code == 200, response.get_json()
+    _task(worker, case, "vurder_tilbagekaldelse")
+    refused = _complete(worker, case, "plan_indhentning",
+                        {"formaal": "Udredning.", "anmodninger": [GP_REQUEST]}, status=422)
+    assert "Peter Madsen" in refused["fields"]["anmodninger.0.grundlag"][0]
+    # a request on another legal basis is still possible
+    _complete(worker, case, "plan_indhentning", {"formaal": "Udredning.", "anmodninger": [
+        {**GP_REQUEST, "grundlag": "lov", "hjemmel_tekst": "Serviceloven § 11 c, stk. 2"}]})
+    _complete(worker, case, "vurder_tilbagekaldelse", {
+        "beslutning": "andet_grundlag", "begrundelse": "Kun det, loven giver adgang til."})
+    _task(worker, case, "registrer_svar")
+
+
+def test_the_assessment_is_saved_in_any_order_and_completeness_names_what_is_missing(api):
+    worker, case = _open(api)
+    _to_step(worker, case, "udredning")
+    task = _task(worker, case, "udredning")
+    url = f"/api/v1/tasks/{task['id']}"
+    full = assessment()
+    # goals first, then the citizen's wishes, then some themes: drafts, any order
+    saved = worker.put(f"{url}/draft", json={"data": {"indsatsmaal": GOALS}, "version": 0})
+    assert saved.status_code == 200, saved.get_json()
+    version = saved.get_json()["version"]
+    partial = {"indsatsmaal": GOALS, "borgerens_oensker": full["borgerens_oensker"],
+               "tilstande": {k: v for k, v in full["tilstande"].items()
+                             if k in ("praktiske_opgaver", "egenomsorg")}}
+    saved = worker.put(f"{url}/draft", json={"data": partial, "version": version})
+    assert saved.status_code == 200, saved.get_json()
+    # a second tab with the old version is told, and overwrites nothing
+    stale = worker.put(f"{url}/draft", json={"data": {"indsatsmaal": []}, "version": version})
+    assert stale.status_code == 409
+    # a wrong value in a draft is refused, naming it
+    bad = worker.put(f"{url}/draft", json={"data": {"tilstande": {"mobilitet": {
+        "funktionsevneniveau": "meget"}}}})
+    assert bad.status_code == 422 and "tilstande.mobilitet.funktionsevneniveau" in \
+        bad.get_json()["fields"]
+    detail = worker.get(url).get_json()
+    assert detail["data"]["indsatsmaal"] == GOALS
+    assert set(detail["data"]["tilstande"]) == {"praktiske_opgaver", "egenomsorg"}
+    # completing what is there names every missing section and theme; the draft stays
+    refused = worker.post(f"{url}/complete", json={"data": detail["data"]})
+    assert refused.status_code == 422
+    fields = refused.get_json()["fields"]
+    assert {"maalgruppe_primaer", "samlet_stoettebehov", "tilstande.mobilitet",
+            "tilstande.mentale_funktioner"} <= set(fields)
+    assert "tilstande.egenomsorg" not in fields
+    assert worker.get(url).get_json()["draft"]["data"] == partial
+    done = worker.post(f"{url}/complete", json={"data": {**detail["data"], **full}})
+    assert done.status_code == 200, done.get_json()
+    assert worker.get(url).get_json()["draft"] is None
+    _task(worker, case, "indstilling")
+
+
+def test_an_overdue_follow_up_is_escalated_to_the_leader(app, api, session):
+    worker, case = _open(api)
+    _to_step(worker, case, "opfoelgning")
+    due = _deadline(_case(worker, case), "foerste_opfoelgning")
+    with time_machine.travel(datetime.fromisoformat(due["due_at"]) + timedelta(days=2),
+                             tick=False):
+        run_tick(app)
+        body = _case(worker, case)
+        assert _deadline(body, "foerste_opfoelgning")["state"] == "overdue"
+        assert any(e["kind"] == "deadline_escalated" and e["data"]["key"] ==
+                   "foerste_opfoelgning" for e in body["timeline"])
+        inbox = worker.get("/api/v1/tasks?scope=mine&overdue=true").get_json()["items"]
+        assert [t["bpmn_id"] for t in inbox if t["case_id"] == case["id"]] == [
+            "registrer_status"]
+        queue = api("leder").get(
+            "/api/v1/queues/deadlines?key=foerste_opfoelgning").get_json()
+        assert [i["case_number"] for i in queue["items"]] == [case["number"]]
+        # held late, the follow-up still meets its deadline (late) and schedules the next
+        follow_up(worker, case, CONTINUE)
+        body = _case(worker, case)
+        assert any(e["kind"] == "deadline_met" and e["data"]["key"] == "foerste_opfoelgning"
+                   and e["data"]["late"] for e in body["timeline"])
+        assert _deadline(body, "naeste_opfoelgning")["state"] in ("open", "due_soon")
+
+
+@pytest.mark.parametrize("step, data, field, problem", [
+    ("registrer_henvendelse", {"kilde": "naboen", "ansoegt_om": "Hjælp"}, "kilde", "one of"),
+    ("registrer_henvendelse", {"kilde": "borger"}, "ansoegt_om", "missing"),
+    ("samtykke", {**CONSENT, "samtykker": []}, "samtykker", None),
+    ("samtykke", {**CONSENT, "samtykker": [{**CONSENT["samtykker"][0], "dato": "2099-01-01"}]},
+     "samtykker.0.dato", "cannot be in the future"),
+    ("plan_indhentning", {"formaal": "x", "anmodninger": [{**GP_REQUEST, "grundlag": "udvalg"}]},
+     "anmodninger.0.grundlag", "one of"),
+    ("udredning", {**assessment(), "indsatsmaal": [{"maal": "Mål uden type"}]},
+     "indsatsmaal.0.maaltype", "missing"),
+    ("udredning", {**assessment(), "maalgruppe_primaer": "ikke-en-kode"},
+     "maalgruppe_primaer", "one of"),
+    ("indstilling", {**RECOMMENDATION, "ydelse": None}, "ydelse", "missing"),
+    ("visitation", {**MEETING, "deltagere": []}, "deltagere", None),
+    ("visitation", {**MEETING, "moede_dato": "2099-01-01", "ydelse": SUPPORT, "omfang": "4"},
+     "moede_dato", "cannot be in the future"),
+    ("partshoering", {"undtagelse": True}, "undtagelse_begrundelse", "missing"),
+    ("afgoerelse", grant(periode_til="2020-01-01"), "periode_til", "before the period"),
+    ("afgoerelse", grant(leverandoer=None), "leverandoer", "missing"),
+    ("afgoerelse", grant(udfald="delvis"), "ikke_bevilget", "missing"),
+    ("handleplan", {**PLAN, "svar": "maaske"}, "svar", "one of"),
+    ("bestilling", {**ORDER, "opstart": "1. januar"}, "opstart", "date"),
+])
+def test_bad_input_on_the_forms_names_the_field_and_changes_nothing(api, step, data, field,
+                                                                    problem):
+    worker, case = _open(api)
+    _to_step(worker, case, step)
+    before = _case(worker, case)
+    data = {k: v for k, v in data.items() if v is not None}
+    refused = _complete(worker, case, step, data, status=422)
+    assert field in refused["fields"], refused
+    if problem:
+        assert any(problem in message for message in refused["fields"][field]), refused
+    after = _case(worker, case)
+    assert after["open_tasks"] == before["open_tasks"]
+    assert len(after["timeline"]) == len(before["timeline"])
+
+
+@pytest.mark.parametrize("step, data, field, problem", [
+    ("registrer_status", {"status_modtaget": True, "status_tekst": "Fint."}, "status_dato",
+     "missing"),
+    ("vurder_maal", {"maal_vurdering": [{"maal": GOALS[0]["maal"], "vurdering": "opnaaet"}]},
+     "maal_vurdering", "no assessment of the goal"),
+    ("vurder_maal", {"maal_vurdering": [{"maal": g["maal"], "vurdering": "godt"}
+                                        for g in GOALS]}, "maal_vurdering.0.vurdering",
+     "one of"),
+    ("borgerens_syn", {"samtale_dato": "2099-01-01", "borgerens_syn": "Godt."}, "samtale_dato",
+     "cannot be in the future"),
+    ("konkluder", {"status": CONTINUE, "juster_indsats": False, "konklusion": "Godt."},
+     "interval_begrundelse", "missing"),
+    ("konkluder", {"status": CONTINUE, "juster_indsats": False, "konklusion": "Godt.",
+                   "naeste_opfoelgning_maaneder": 36, "interval_begrundelse": "Stabil."},
+     "naeste_opfoelgning_maaneder", "36"),
+    ("konkluder", {"status": "fortsaet", "juster_indsats": False, "konklusion": "Godt."},
+     "status", "one of"),
+])
+def test_bad_input_in_a_follow_up_names_the_field_and_changes_nothing(app, api, session, step,
+                                                                      data, field, problem):
+    worker, case = _open(api)
+    _to_step(worker, case, "opfoelgning")
+    travel, _due = _when_due(app, case, worker, "foerste_opfoelgning")
+    try:
+        order = ["registrer_status", "vurder_maal", "borgerens_syn", "konkluder"]
+        goals = [{**g, "vurdering": "delvist"} for g in GOALS]
+        valid = {"registrer_status": {"status_modtaget": False, "status_tekst": "Ingen status."},
+                 "vurder_maal": {"maal_vurdering": goals},
+                 "borgerens_syn": {"samtale_dato": local_today(), "borgerens_syn": "Godt."}}
+        for earlier in order[:order.index(step)]:
+            _complete(worker, case, earlier, valid[earlier])
+        before = _case(worker, case)
+        refused = _complete(worker, case, step, data, status=422)
+        assert field in refused["fields"], refused
+        assert any(problem in message for message in refused["fields"][field]), refused
+        after = _case(worker, case)
+        assert after["open_tasks"] == before["open_tasks"]
+        assert len(after["timeline"]) == len(before["timeline"])
+    finally:
+        travel.stop()

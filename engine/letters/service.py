@@ -120,6 +120,25 @@ class Letters:
             raise ValidationFailed("cannot use these texts", problems)
         return dict(texts)
 
+    @staticmethod
+    def _checked_values(letter_type: LetterType, values: dict) -> dict:
+        """Values a draft needs that nothing on the case holds (e.g. the expected decision date
+        of forventet_afgoerelsestidspunkt): only those the letter requires (`data.*`), as
+        text."""
+        allowed = {path.split(".", 1)[1] for path in letter_type.requires
+                   if path.startswith("data.")}
+        fields = {}
+        for name, value in values.items():
+            if name not in allowed:
+                fields[f"values.{name}"] = [
+                    "not a value this letter takes (it takes: "
+                    + (", ".join(sorted(allowed)) or "none") + ")"]
+            elif not isinstance(value, str) or not value.strip() or len(value) > 2000:
+                fields[f"values.{name}"] = ["must be text of 1 to 2000 characters"]
+        if fields:
+            raise ValidationFailed(f"invalid values for letter {letter_type.key}", fields)
+        return {name: value.strip() for name, value in values.items()}
+
     def create_draft(self, session: Session, user: User, case_id: int, key: str,
                      recipient: dict | None = None, texts: dict | None = None) -> Letter:
         case = self._case(session, user, case_id)
@@ -129,7 +148,8 @@ class Letters:
         return self.prepare(session, case, key, "caseworker", user, recipient, texts)
 
     def update_draft(self, session: Session, user: User, letter_id: int,
-                     texts: dict | None = None, recipient: dict | None = None) -> Letter:
+                     texts: dict | None = None, recipient: dict | None = None,
+                     values: dict | None = None) -> Letter:
         letter = self._letter(session, user, letter_id)
         require_can_act_on_case(user, letter.case)
         if letter.state != DRAFT:
@@ -141,6 +161,8 @@ class Letters:
         if recipient is not None:  # only what was given changes
             letter.recipient = {**letter.recipient,
                                 **{k: v for k, v in recipient.items() if v is not None}}
+        if values is not None:
+            letter.values = {**(letter.values or {}), **self._checked_values(letter_type, values)}
         audit.record(session, letter.case_id, "letter_edited", user, letter=letter.key,
                      letter_id=letter.id)
         return letter
