@@ -228,7 +228,7 @@ class TaskDraft(Base):
     # Two tabs saving at once: the second is told, not silently overwritten.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    saved_by: Mapped[User] = relationship(lazy="joined")
+    saved_by: Mapped[User] = relationship()
 
 
 RUNNING_DEADLINE = "met_at IS NULL AND closed_at IS NULL"
