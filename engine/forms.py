@@ -120,7 +120,14 @@ class Form:
                         fields.setdefault(path, []).append("required field is missing")
                 continue
             if error.validator == "additionalProperties":
-                continue  # reported above as unknown fields
+                if not error.absolute_path:
+                    continue  # reported above as unknown fields
+                allowed = set(error.schema.get("properties", {}))
+                for name in error.instance:
+                    if name not in allowed:
+                        path = ".".join([*(str(p) for p in error.absolute_path), name])
+                        fields.setdefault(path, []).append("unknown field")
+                continue
             name = ".".join(str(p) for p in error.absolute_path) or "data"
             fields.setdefault(name, []).append(_message(error))
         if fields:

@@ -657,9 +657,9 @@ class Casework:
         self._require_uninvolved_if_needed(session, user, task, spiff_task)
         # Every field of the form is a name later steps may use: one left empty is None
         # (unless the case already holds a value under that name).
-        data = {**{name: None for name, field in form.fields.items()
-                   if not field.get("readOnly") and name not in spiff_task.data}, **data}
-        failure = runtime.complete_user_task(workflow, task.id, data)
+        filled = {**{name: None for name, field in form.fields.items()
+                     if not field.get("readOnly") and name not in spiff_task.data}, **data}
+        failure = runtime.complete_user_task(workflow, task.id, filled)
         moment = now()
         task.state = DONE
         task.completed_by_id = user.id

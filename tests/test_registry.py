@@ -48,9 +48,16 @@ def _user_task_specs(definition):
 def test_shipped_processes_parse_with_their_forms(forms):
     definitions_ = parse_sources(read_folder(PROCESSES_DIR), forms)
     assert set(definitions_) == {"henvendelse", "indhent_oplysninger", "oplysningsanmodning",
-                                 "sel50"}
-    assert definitions_["oplysningsanmodning"].startable is False  # called by sel50
-    assert set(definitions_["sel50"].sources) == {"sel50.bpmn", "oplysningsanmodning.bpmn"}
+                                 "sel50", "sel85", "opfoelgning"}
+    # called by sel50 and sel85, not started on their own
+    assert definitions_["oplysningsanmodning"].startable is False
+    assert definitions_["opfoelgning"].startable is False
+    # a version carries what it calls, and the DMN table the follow-up module decides with
+    for pid in ("sel50", "sel85"):
+        assert set(definitions_[pid].sources) == {
+            f"{pid}.bpmn", "oplysningsanmodning.bpmn", "opfoelgning.bpmn",
+            "opfoelgningsinterval.dmn"}
+        assert definitions_[pid].startable is True
     main = definitions_["henvendelse"]
     assert main.startable is True
     assert main.name == "Henvendelse om støtte"
