@@ -9,6 +9,8 @@ Checks beyond plain JSON Schema:
 - `"x-past": true` on a date or date-time: it cannot be in the future;
 - `"x-checks": ["name", ...]` on the form: named checks against what the case already knows
   (engine/form_checks.py), e.g. that consent covers every request for information;
+- `"x-formerly": ["<old key>", ...]` on a renamed form: it still answers to its former keys,
+  for cases running on an earlier process version;
 - `"x-messages": "<name>"` on a read-only list: it shows what arrived on the case as message
   `<name>` (e.g. the provider's status reports), newest first;
 - `"x-ffb": "<concept>"` on a string field: its values are the codes below that concept in
@@ -214,6 +216,14 @@ class FormCatalog:
                     f"(known: {', '.join(sorted(CHECKS))})")
             validator = FormValidator(schema, format_checker=FORMATS)
             forms[key] = Form(key, schema, validator)
+        # A renamed form keeps answering to its former keys: cases running on an earlier
+        # process version name the task's form by the key it had then.
+        for key, form in list(forms.items()):
+            for former in form.schema.get("x-formerly") or []:
+                if former in forms:
+                    raise ProcessDefinitionError(
+                        f"form {key}.json: x-formerly names {former!r}, which is another form")
+                forms[former] = form
         return cls(forms, codes)
 
     def get(self, key: str | None) -> Form | None:
