@@ -36,6 +36,7 @@ test-pg: install
 bench: install
 	$(BIN)/python -m bench --pg-url $(PG_URL)
 	$(BIN)/python -m bench.sel50
+	$(BIN)/python -m bench.sel85
 
 lint: install
 	$(BIN)/ruff check engine api tests bench

@@ -1,9 +1,12 @@
 """The `sagsflow` console script as an operator runs it: a fresh SQLite database and instance
 folder given by environment variables, one real process per command."""
 
+import json
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -174,25 +177,131 @@ def test_demo_data_is_refused_outside_demo_mode(cli):
     assert cli.query("SELECT count(*) FROM users WHERE username = 'admin'") == [(0,)]
 
 
-def test_demo_loads_once_and_says_already_present_the_second_time(cli):
-    cli.env["SAGSFLOW_DEMO"] = "1"
-    first = cli.run("demo")
-    assert first.returncode == 0, first.stderr
-    assert "demo data loaded" in first.stdout
-    cases = cli.query("SELECT count(*) FROM cases")[0][0]
-    assert cases > 0
+def _moment(value) -> datetime:
+    """A timestamp column read with plain SQL (a string on SQLite), as aware UTC."""
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value.replace(tzinfo=timezone.utc)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _check_demo(cli):
+    """What the demo data must show: every step of each process, and the scheduler's work
+    (timers fired, deadlines breached and escalated) done."""
     assert cli.query("SELECT count(*) FROM instances WHERE status = 'error'")[0][0] == 0
+    assert cli.query("SELECT count(*) FROM audit_events WHERE kind = 'error'")[0][0] == 0
     assert cli.query("SELECT username FROM users WHERE username = 'admin'") == [("admin",)]
-    # child welfare cases at every step of the investigation
-    open_steps = {row[0] for row in cli.query(
-        "SELECT t.bpmn_id FROM tasks t JOIN cases c ON c.id = t.case_id "
-        "WHERE c.process_id = 'sel50' AND t.state = 'ready'")}
+    # the README's example: letter 1 is the draft refusal of case 2
+    assert cli.query("SELECT case_id, key, state FROM letters WHERE id = 1") == [
+        (2, "afgoerelse_afslag", "draft")]
+
+    def open_steps(process):
+        return {row[0] for row in cli.query(
+            "SELECT t.bpmn_id FROM tasks t JOIN cases c ON c.id = t.case_id "
+            "WHERE c.process_id = :p AND t.state = 'ready'", p=process)}
+
+    # child welfare cases at every step of the investigation, and one in its follow-up
+    sel50 = open_steps("sel50")
     assert {"vurder_underretning", "eskaler_24t", "screening", "samtykke", "boernesamtale",
             "registrer_svar", "undersoegelse", "partshoering", "afgoerelse", "barnets_plan",
-            "bestilling"} <= open_steps, open_steps
+            "bestilling", "registrer_status"} <= sel50, sel50
+    # § 85 cases at every step from the enquiry to the follow-up
+    sel85 = open_steps("sel85")
+    assert {"registrer_henvendelse", "samtykke", "plan_indhentning", "registrer_svar",
+            "udredning", "indstilling", "visitation", "partshoering", "bemaerkninger",
+            "afgoerelse", "handleplan", "bestilling", "registrer_status"} <= sel85, sel85
+    # the assessment half done, kept as a draft
+    [(drafted, data)] = cli.query("SELECT t.bpmn_id, d.data FROM task_drafts d "
+                                  "JOIN tasks t ON t.id = d.task_id")
+    assert drafted == "udredning"
+    assert set(_json(data)["tilstande"]) == {"praktiske_opgaver", "egenomsorg"}
+    # refused: the decision letter drafted and the case closed by the process
+    [(refused,)] = cli.query("SELECT id FROM cases WHERE process_id = 'sel85' "
+                             "AND status = 'closed'")
+    assert cli.query("SELECT key FROM letters WHERE case_id = :c ORDER BY id", c=refused) == [
+        ("samtykke",), ("anmodning_oplysninger",), ("partshoering",), ("afgoerelse_afslag",)]
+
+    def deadlines(key):
+        return cli.query(
+            "SELECT d.case_id, d.due_at, d.met_at, d.breached_at, d.closed_at FROM "
+            "case_deadlines d JOIN cases c ON c.id = d.case_id "
+            "WHERE c.process_id = 'sel85' AND d.key = :k ORDER BY d.case_id", k=key)
+
+    def escalated(case_id, key):
+        return [_json(d)["to"] for (d,) in cli.query(
+            "SELECT data FROM audit_events WHERE case_id = :c AND kind = 'deadline_escalated'",
+            c=case_id) if _json(d)["key"] == key]
+
+    moment = datetime.now(timezone.utc)
+    # a first follow-up under way and due soon; one overdue, escalated to the leader
+    first = deadlines("foerste_opfoelgning")
+    running = [row for row in first if row[2] is None]
+    assert [bool(row[3]) for row in running] == [False, True], first
+    for case_id, due, _met, breached, _closed in running:
+        assert ("registrer_status",) in cli.query(
+            "SELECT bpmn_id FROM tasks WHERE case_id = :c AND state = 'ready'", c=case_id)
+        assert (_moment(due) < moment) == bool(breached)
+    assert escalated(running[1][0], "foerste_opfoelgning") == [["leder"]]
+    # held, continued: the next follow-up runs (a year ahead), nothing open meanwhile
+    [(case_id, due, met, breached, _closed)] = deadlines("naeste_opfoelgning")
+    assert met is None and breached is None and _moment(due) > moment + timedelta(days=300)
+    assert cli.query("SELECT count(*) FROM tasks WHERE case_id = :c AND state = 'ready'",
+                     c=case_id) == [(0,)]
+    # the municipality's 8 weeks passed before the decision: letter drafted, escalated
+    [late] = [row for row in deadlines("sel85_afgoerelse") if row[3] is not None]
+    assert late[2] is None and _moment(late[1]) < moment
+    assert escalated(late[0], "sel85_afgoerelse") == [["leder"]]
+    assert cli.query("SELECT state, origin FROM letters WHERE case_id = :c "
+                     "AND key = 'forventet_afgoerelsestidspunkt'", c=late[0]) == [
+        ("draft", "deadline")]
+
+
+def test_demo_loads_once_and_says_already_present_the_second_time(cli):
+    cli.env["SAGSFLOW_DEMO"] = "1"
+    started = time.monotonic()
+    first = cli.run("demo")
+    took = time.monotonic() - started
+    assert first.returncode == 0, first.stderr
+    assert "demo data loaded" in first.stdout
+    assert took < 60, f"the demo took {took:.1f} s to load"
+    cases = cli.query("SELECT count(*) FROM cases")[0][0]
+    assert cases > 0
+    _check_demo(cli)
 
     second = cli.run("demo")
     assert second.returncode == 0, second.stderr
     assert "demo data already present" in second.stdout
     assert cli.query("SELECT count(*) FROM cases")[0][0] == cases
     del cli.env["SAGSFLOW_DEMO"]
+
+
+@pytest.mark.postgres
+def test_demo_loads_on_postgresql(tmp_path):
+    """The same demo on PostgreSQL (TEST_DATABASE_URL), in a schema of its own so that the
+    suite's database is left alone."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL run skipped: TEST_DATABASE_URL is not set")
+    schema = "cli_demo"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        cli = Cli(tmp_path)
+        cli.url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        cli.env.update(DATABASE_URL=cli.url, SAGSFLOW_DEMO="1")
+        upgraded = cli.run("db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        loaded = cli.run("demo")
+        assert loaded.returncode == 0, loaded.stderr
+        assert "demo data loaded" in loaded.stdout
+        assert cli.query("SELECT count(*) FROM information_schema.tables WHERE "
+                         "table_schema = :s AND table_name = 'cases'", s=schema) == [(1,)]
+        _check_demo(cli)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        engine.dispose()
