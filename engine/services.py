@@ -557,11 +557,7 @@ class Casework:
         order; the values given must fit the form, nothing is required yet. `version`: the
         draft version the user started from; if someone saved since, 409 (nothing is
         overwritten)."""
-        task = self._open_task(session, user, task_id)
-        require_can_work(user, task)
-        form = self.forms.get(task.form_key)
-        if form is None:
-            raise NotFound(f"the task's form {task.form_key!r} does not exist")
+        task, form = self._task_to_work_on(session, user, task_id)
         data = form.validate_draft(data)
         draft = session.get(TaskDraft, task.id, with_for_update=True)
         if draft is None:
@@ -638,13 +634,18 @@ class Casework:
             raise Conflict(f"the task is {task.state}, no longer open")
         return task
 
-    def complete_task(self, session: Session, user: User, task_id: str, data: dict) -> Task:
-        """Complete a user task with data valid for its form, and run the process on."""
+    def _task_to_work_on(self, session: Session, user: User, task_id: str):
+        """An open task the user may work on, with its form."""
         task = self._open_task(session, user, task_id)
         require_can_work(user, task)
         form = self.forms.get(task.form_key)
         if form is None:
             raise NotFound(f"the task's form {task.form_key!r} does not exist")
+        return task, form
+
+    def complete_task(self, session: Session, user: User, task_id: str, data: dict) -> Task:
+        """Complete a user task with data valid for its form, and run the process on."""
+        task, form = self._task_to_work_on(session, user, task_id)
         data = form.validate(data)
         instance = session.get(Instance, task.instance_id)
         if instance.status == ERROR:

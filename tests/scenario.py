@@ -91,3 +91,31 @@ def follow_up(client, case, status, adjust=False, months=None, grades=None):
                  "interval_begrundelse": "Stabil udvikling; kommunens standardinterval."}
     _complete(client, case, "konkluder", data)
     return goals, prefilled
+
+
+def issue_every_draft(worker, session, case):
+    """Every letter the case prepared can be issued from what the case holds; only free-text
+    blocks nothing pre-fills are the caseworker's to write."""
+    for draft in [x for x in _letters(session, case) if x.state == "draft"]:
+        response = worker.post(f"/api/v1/letters/{draft.id}/issue")
+        if response.status_code == 422:
+            missing = response.get_json()["fields"]
+            assert all(k.startswith("tekst.") for k in missing), (draft.key, missing)
+            worker.patch(f"/api/v1/letters/{draft.id}", json={"texts": {
+                k.split(".", 1)[1]: "Skrevet af sagsbehandleren." for k in missing}})
+            response = worker.post(f"/api/v1/letters/{draft.id}/issue")
+        assert response.status_code == 200, (draft.key, response.get_json())
+
+
+
+def refused_and_unchanged(worker, case, step, data, field, problem=None):
+    """Completing `step` with `data` is refused (422) naming `field` (and `problem` in its
+    message), and nothing on the case changes."""
+    before = _case(worker, case)
+    refused = _complete(worker, case, step, data, status=422)
+    assert field in refused["fields"], refused
+    if problem:
+        assert any(problem in message for message in refused["fields"][field]), refused
+    after = _case(worker, case)
+    assert after["open_tasks"] == before["open_tasks"]
+    assert len(after["timeline"]) == len(before["timeline"])

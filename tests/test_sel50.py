@@ -19,7 +19,9 @@ from scenario import (
     _letters,
     _task,
     danish_date,
+    issue_every_draft,
     local_today,
+    refused_and_unchanged,
 )
 from scenario import (
     follow_up as follow_up_steps,
@@ -181,7 +183,7 @@ def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
     assert (order.recipient["navn"], order.recipient["rolle"]) == (
         "Familiehuset Aarhus", "provider")
     follow_up = _deadline(_case(worker, case), "foerste_opfoelgning")
-    _issue_every_draft(worker, session, case)
+    issue_every_draft(worker, session, case)
     # the follow-up module takes over: its first step appears when the deadline turns yellow
     assert not [t for t in _case(worker, case)["open_tasks"] if t["bpmn_id"] == "registrer_status"]
     with time_machine.travel(datetime.fromisoformat(follow_up["warn_at"]) + timedelta(hours=1),
@@ -199,7 +201,7 @@ def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
         assert [x.recipient["navn"] for x in _letters(session, case, "lukning")] == \
             ["Sara Ærø", "Jonas Ærø"]
         assert len(_letters(session, case, "opfoelgning_resume")) == 2
-        _issue_every_draft(worker, session, case)  # the closing letters too, on the closed case
+        issue_every_draft(worker, session, case)  # the closing letters too, on the closed case
         body = _case(worker, case)
     assert {d["key"]: d["state"] for d in body["deadlines"]} == {
         "underretning_24t": "met", "kvittering_6hd": "met", "sel50_4m": "met",
@@ -217,20 +219,6 @@ def test_from_a_professionals_notification_to_measures_plan_order_and_follow_up(
         "kvittering_underretning", "samtykke", "anmodning_oplysninger", "partshoering",
         "partshoering_barn", "afgoerelse_stoette", "afgoerelse_barn", "handleplan",
         "bestilling_leverandoer", "anmodning_status", "opfoelgning_resume", "lukning"}
-
-
-def _issue_every_draft(worker, session, case):
-    """Every letter the case prepared can be issued from what the case holds; only free-text
-    blocks nothing pre-fills are the caseworker's to write."""
-    for draft in [x for x in _letters(session, case) if x.state == "draft"]:
-        response = worker.post(f"/api/v1/letters/{draft.id}/issue")
-        if response.status_code == 422:
-            missing = response.get_json()["fields"]
-            assert all(k.startswith("tekst.") for k in missing), (draft.key, missing)
-            worker.patch(f"/api/v1/letters/{draft.id}", json={"texts": {
-                k.split(".", 1)[1]: "Skrevet af sagsbehandleren." for k in missing}})
-            response = worker.post(f"/api/v1/letters/{draft.id}/issue")
-        assert response.status_code == 200, (draft.key, response.get_json())
 
 
 def test_a_notification_not_assessed_in_24_hours_is_escalated_to_the_leader(app, api, session):
@@ -494,11 +482,4 @@ def test_bad_input_on_the_forms_names_the_field_and_changes_nothing(api, step, d
                                                                     problem):
     worker, case = _open(api, now() - timedelta(hours=3))
     _to_step(worker, case, step)
-    before = _case(worker, case)
-    refused = _complete(worker, case, step, data, status=422)
-    assert field in refused["fields"], refused
-    if problem:
-        assert any(problem in message for message in refused["fields"][field]), refused
-    after = _case(worker, case)
-    assert after["open_tasks"] == before["open_tasks"]
-    assert len(after["timeline"]) == len(before["timeline"])
+    refused_and_unchanged(worker, case, step, data, field, problem)

@@ -19,7 +19,9 @@ from scenario import (
     _letters,
     _task,
     follow_up,
+    issue_every_draft,
     local_today,
+    refused_and_unchanged,
 )
 
 from engine.clock import now
@@ -125,18 +127,6 @@ def _to_step(worker, case, step):
         raise AssertionError(f"no step {step}")
 
 
-def _issue_every_draft(worker, session, case):
-    for draft in [x for x in _letters(session, case) if x.state == "draft"]:
-        response = worker.post(f"/api/v1/letters/{draft.id}/issue")
-        if response.status_code == 422:
-            missing = response.get_json()["fields"]
-            assert all(k.startswith("tekst.") for k in missing), (draft.key, missing)
-            worker.patch(f"/api/v1/letters/{draft.id}", json={"texts": {
-                k.split(".", 1)[1]: "Skrevet af sagsbehandleren." for k in missing}})
-            response = worker.post(f"/api/v1/letters/{draft.id}/issue")
-        assert response.status_code == 200, (draft.key, response.get_json())
-
-
 def _when_due(app, case, worker, key):
     """Travel to an hour after deadline `key` turns yellow (the follow-up's timer) and fire
     the timers; returns the travel context, still entered."""
@@ -209,7 +199,7 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
     [order] = _letters(session, case, "bestilling_leverandoer")
     assert (order.recipient["navn"], order.recipient["rolle"]) == ("Bostøtten Aarhus", "provider")
     assert GOALS[1]["maal"] in order.values["maal"]
-    _issue_every_draft(worker, session, case)
+    issue_every_draft(worker, session, case)
     started = now()
 
     # the provider reports on the order; the report waits for the follow-up
@@ -237,7 +227,7 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
         [summary] = _letters(session, case, "opfoelgning_resume")
         assert GOALS[0]["maal"] + ": delvist opnået" in summary.texts["vurdering"]
         assert summary.texts["videre"].startswith("Indsatsen fortsætter.")
-        _issue_every_draft(worker, session, case)
+        issue_every_draft(worker, session, case)
     finally:
         travel.stop()
 
@@ -247,7 +237,7 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
         goals, _ = follow_up(worker, case, CONTINUE, months=12,
                              grades={GOALS[1]["maal"]: "opnaaet"})
         assert {g["forrige_vurdering"] for g in goals} == {"delvist"}
-        _issue_every_draft(worker, session, case)
+        issue_every_draft(worker, session, case)
     finally:
         travel.stop()
 
@@ -266,7 +256,7 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
         assert len(_letters(session, case, "handleplan")) == 1  # declined: no new plan
         _complete(worker, case, "bestilling", {**ORDER, "opstart": local_today()})
         assert len(_letters(session, case, "bestilling_leverandoer")) == 2
-        _issue_every_draft(worker, session, case)
+        issue_every_draft(worker, session, case)
     finally:
         travel.stop()
 
@@ -279,7 +269,7 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
         assert now() - started > timedelta(days=2 * 365 + 90)
         [closing] = _letters(session, case, "lukning")
         assert "Træf afgørelse om afslutning af indsats" in closing.texts["aarsag"]
-        _issue_every_draft(worker, session, case)
+        issue_every_draft(worker, session, case)
         body = _case(worker, case)
     finally:
         travel.stop()
@@ -316,7 +306,7 @@ def test_a_refusal_sends_the_refusal_letter_and_closes_the_case(api, session):
     assert body["status"] == "closed" and body["open_tasks"] == []
     assert _deadline(body, "sel85_afgoerelse")["state"] == "met"
     assert not _letters(session, case, "handleplan")
-    _issue_every_draft(worker, session, case)
+    issue_every_draft(worker, session, case)
     [issued] = _letters(session, case, "afgoerelse_afslag")
     assert "klage" in issued.html.lower() and "Serviceloven § 85" in issued.html
 
@@ -470,15 +460,8 @@ def test_bad_input_on_the_forms_names_the_field_and_changes_nothing(api, step, d
                                                                     problem):
     worker, case = _open(api)
     _to_step(worker, case, step)
-    before = _case(worker, case)
-    data = {k: v for k, v in data.items() if v is not None}
-    refused = _complete(worker, case, step, data, status=422)
-    assert field in refused["fields"], refused
-    if problem:
-        assert any(problem in message for message in refused["fields"][field]), refused
-    after = _case(worker, case)
-    assert after["open_tasks"] == before["open_tasks"]
-    assert len(after["timeline"]) == len(before["timeline"])
+    refused_and_unchanged(worker, case, step, {k: v for k, v in data.items() if v is not None},
+                          field, problem)
 
 
 @pytest.mark.parametrize("step, data, field, problem", [
@@ -512,12 +495,6 @@ def test_bad_input_in_a_follow_up_names_the_field_and_changes_nothing(app, api, 
                  "borgerens_syn": {"samtale_dato": local_today(), "borgerens_syn": "Godt."}}
         for earlier in order[:order.index(step)]:
             _complete(worker, case, earlier, valid[earlier])
-        before = _case(worker, case)
-        refused = _complete(worker, case, step, data, status=422)
-        assert field in refused["fields"], refused
-        assert any(problem in message for message in refused["fields"][field]), refused
-        after = _case(worker, case)
-        assert after["open_tasks"] == before["open_tasks"]
-        assert len(after["timeline"]) == len(before["timeline"])
+        refused_and_unchanged(worker, case, step, data, field, problem)
     finally:
         travel.stop()
