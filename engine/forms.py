@@ -241,14 +241,29 @@ class CodeSystem:
 
     def __init__(self, concepts: list[dict]):
         self._concepts = concepts
-        self._by_display: dict[str, dict] = {}
+        self._by_display: dict[str, list[tuple[dict, str | None]]] = {}
         self.display: dict[str, str] = {}
-        stack = list(concepts)
+        stack = [(concept, None) for concept in concepts]
         while stack:
-            concept = stack.pop()
-            self._by_display.setdefault(concept["display"], concept)
+            concept, parent = stack.pop()
+            self._by_display.setdefault(concept["display"], []).append((concept, parent))
             self.display[concept["code"]] = concept["display"]
-            stack.extend(concept.get("concept") or [])
+            stack.extend((child, concept["display"]) for child in concept.get("concept") or [])
+
+    def _concept(self, under: str) -> dict:
+        """The concept a form names: its display name, or "Parent/Name" where the name is
+        used more than once."""
+        *parents, name = under.split("/")
+        found = [(c, p) for c, p in self._by_display.get(name, [])
+                 if not parents or p == parents[-1]]
+        if not found:
+            raise KeyError(f"x-ffb names {under!r}, which is not a concept of the FFB code "
+                           "system (forms/codes/ffb.json)")
+        if len(found) > 1:
+            where = ", ".join(sorted(f"{p}/{name}" for _c, p in found))
+            raise KeyError(f"x-ffb names {under!r}, which is the name of several FFB "
+                           f"concepts: write one of {where}")
+        return found[0][0]
 
     @classmethod
     def load(cls, path: Path) -> CodeSystem:
@@ -257,17 +272,15 @@ class CodeSystem:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(data.get("concept") or [])
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError,
+                TypeError) as exc:
             raise ProcessDefinitionError(f"code system {path}: not a FHIR CodeSystem: {exc}") \
                 from None
 
     def codes(self, under: str, depth: int | None = None) -> list[tuple[str, str]]:
         """(code, display) of the concepts below `under`: its leaves, or those exactly `depth`
         levels below it; in the code system's order."""
-        concept = self._by_display.get(under)
-        if concept is None:
-            raise KeyError(f"x-ffb names {under!r}, which is not a concept of the FFB code "
-                           "system (forms/codes/ffb.json)")
+        concept = self._concept(under)
         found = []
 
         def walk(node, level):
@@ -279,6 +292,10 @@ class CodeSystem:
                 walk(child, level + 1)
 
         walk(concept, 0)
+        if not found:
+            asked = f" with x-ffb-depth {depth}" if depth else ""
+            raise KeyError(f"x-ffb names {under!r}{asked}, which gives no codes (a concept "
+                           "without the levels asked for)")
         return found
 
     def expand(self, schema):

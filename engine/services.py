@@ -563,8 +563,14 @@ class Casework:
         if draft is None:
             if version not in (None, 0):
                 raise Conflict("the draft you edited no longer exists; reload the task")
-            draft = TaskDraft(task_id=task.id, version=0)
-            session.add(draft)
+            try:
+                with session.begin_nested():  # two first saves at once: one wins
+                    draft = TaskDraft(task_id=task.id, version=0, data={}, saved_at=now(),
+                                      saved_by_id=user.id)
+                    session.add(draft)
+            except IntegrityError:
+                raise Conflict("someone saved a draft of this task at the same moment; reload "
+                               "the task to see it") from None
         elif version is not None and version != draft.version:
             raise Conflict(f"{draft.saved_by.username} saved the draft at "
                            f"{draft.saved_at.isoformat()} after you opened it; reload the task "
@@ -802,9 +808,11 @@ class Casework:
         self._record_deadlines(session, case, instance, workflow, moment, actor)
         self._prepare_requested_letters(session, case, workflow)
         if ran and failure is None and workflow.is_completed() and case.status != "closed":
-            request = runtime.last_data(workflow).get(CLOSE_KEY)
-            if request:
-                self._close_case(session, case, actor, request["aarsag"])
+            # luk_sag may have run on any branch; the latest request gives the reason.
+            requests = [t.data[CLOSE_KEY] for t in workflow.get_tasks() if t.data.get(CLOSE_KEY)]
+            if requests:
+                self._close_case(session, case, actor, max(requests, key=lambda r: r["tid"])[
+                    "aarsag"])
         instance.serialized = runtime.dump(self.registry.serializer, workflow)
         instance.updated_at = moment
         instance.next_due_at = runtime.next_timer_due(workflow)

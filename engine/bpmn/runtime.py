@@ -242,9 +242,3 @@ def resolve_date(task, expression: str | None, created: datetime) -> datetime | 
         return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
     raise ValueError(f"cannot use {value!r} as a date")
 
-
-def last_data(workflow: BpmnWorkflow) -> dict:
-    """The data of a finished workflow as its last step left it (the end event's)."""
-    finished = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                if t.task_spec.__class__.__name__ == "EndEvent" and t.workflow is workflow]
-    return max(finished, key=lambda t: t.last_state_change).data if finished else {}
