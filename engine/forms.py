@@ -180,9 +180,11 @@ def _message(error) -> str:
 class FormCatalog:
     """All forms in a folder, loaded and checked once."""
 
-    def __init__(self, forms: dict[str, Form], codes: CodeSystem | None = None):
+    def __init__(self, forms: dict[str, Form], codes: CodeSystem | None = None,
+                 formerly: dict[str, str] | None = None):
         self._forms = forms
         self.codes = codes or CodeSystem([])
+        self._formerly = formerly or {}  # former key -> the form's key now
 
     @classmethod
     def load(cls, folder: Path) -> FormCatalog:
@@ -218,19 +220,20 @@ class FormCatalog:
             forms[key] = Form(key, schema, validator)
         # A renamed form keeps answering to its former keys: cases running on an earlier
         # process version name the task's form by the key it had then.
-        for key, form in list(forms.items()):
+        formerly = {}
+        for key, form in forms.items():
             for former in form.schema.get("x-formerly") or []:
-                if former in forms:
+                if former in forms or former in formerly:
                     raise ProcessDefinitionError(
                         f"form {key}.json: x-formerly names {former!r}, which is another form")
-                forms[former] = form
-        return cls(forms, codes)
+                formerly[former] = key
+        return cls(forms, codes, formerly)
 
     def get(self, key: str | None) -> Form | None:
-        return self._forms.get(key) if key else None
+        return self._forms.get(self._formerly.get(key, key)) if key else None
 
     def __contains__(self, key: str) -> bool:
-        return key in self._forms
+        return self._formerly.get(key, key) in self._forms
 
     def keys(self):
         return self._forms.keys()

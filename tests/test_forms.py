@@ -193,3 +193,14 @@ def test_read_only_fields_are_accepted_but_not_taken_over(tmp_path):
     with pytest.raises(ValidationFailed) as excinfo:
         form.validate({"borger_navn": 7, "svar": "ja"})
     assert "borger_navn" in excinfo.value.fields
+
+
+def test_a_renamed_form_answers_to_its_former_key_for_running_cases(tmp_path):
+    catalog = FormCatalog.load(FORMS_DIR)
+    # cases on an earlier sel50 version name the hearing forms by their former keys
+    assert catalog.get("sel50_partshoering") is catalog.get("partshoering")
+    assert "sel50_bemaerkninger" in catalog and "sel50_bemaerkninger" not in catalog.keys()
+    _write(tmp_path, "a.json", {**SCHEMA, "x-formerly": ["b"]})
+    _write(tmp_path, "b.json", SCHEMA)
+    with pytest.raises(ProcessDefinitionError, match="x-formerly names 'b', which is another"):
+        FormCatalog.load(tmp_path)
