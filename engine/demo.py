@@ -1,15 +1,15 @@
 """Demo data: teams, the users the README lists (all with password "demo") and a handful of
 cases at different steps. Loaded only in demo mode.
 
-Cases are back-dated by their received date, and every step is then taken today. A follow-up
-deadline starts when the order is sent, not on the received date: for the cases in follow-up
-the demo moves that deadline's start back to when the intervention began (see
-`_began_days_ago`). At the end the demo does what the scheduler would have done by now: due
-timers fire, and the deadline watcher reminds, breaches, drafts letters and escalates."""
+Cases are back-dated by their received date, and every step is then taken today. The first
+follow-up counts from the day the intervention began, which the order gives: the cases in
+follow-up began weeks or months ago. The demo then does what the scheduler would have done by
+now: due timers fire, and the deadline watcher reminds, breaches, drafts letters and
+escalates."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from .accounts import create_team, create_user
 from .clock import local_date, now
 from .deadlines import watch
-from .deadlines.functions import compute_due, edit_deadlines, started_deadlines
-from .models import ADMIN, CASEWORKER, DESIGNER, LEADER, RUNNING, Case, Instance, Task, User
+from .models import ADMIN, CASEWORKER, DESIGNER, LEADER, Case, Task, User
 from .services import Casework
 
 DEMO_PASSWORD = "demo"
@@ -153,14 +152,16 @@ SEL85_CASES = (
     ("1103674321", "Rasmus Berg", "Maglegårdsvej 12, 4000 Roskilde", 64, "indstilling"),
 )
 # § 85 cases past the order, in the follow-up module (cpr, name, address, days since the
-# intervention began, follow-ups held). The first follow-up is 3 months after the start.
+# intervention began, follow-ups held, the provider's status report a week ago or None). The
+# first follow-up is 3 months after the start.
 SEL85_FOLLOW_UPS = (
-    # the provider is asked for status; due within days
-    ("2102804321", "Poul Madsen", "Frederiksborgvej 3, 4000 Roskilde", 80, 0),
+    # the provider is asked for status (one report came already); due within days
+    ("2102804321", "Poul Madsen", "Frederiksborgvej 3, 4000 Roskilde", 80, 0,
+     "Poul handler nu selv ind to gange om ugen; posten ligger stadig uåbnet."),
     # not held in time: overdue, escalated to the leader
-    ("1510764321", "Jytte Holm", "Gartnervej 7, 4000 Roskilde", 110, 0),
+    ("1510764321", "Jytte Holm", "Gartnervej 7, 4000 Roskilde", 110, 0, None),
     # held, the support continues: the next follow-up in 12 months
-    ("0911684321", "Niels Bach", "Kornerupvej 22, 4000 Roskilde", 80, 1),
+    ("0911684321", "Niels Bach", "Kornerupvej 22, 4000 Roskilde", 80, 1, None),
 )
 # The themes of the VUM assessment (FFB tilstande), as the form sel85_udredning names them.
 SEL85_THEMES = ("mentale_funktioner", "sundhedsforhold", "fysiske_funktioner",
@@ -299,25 +300,6 @@ def _open_task(session: Session, case: Case, bpmn_id: str) -> Task:
                                              Task.state == "ready"))
 
 
-def _began_days_ago(session: Session, casework: Casework, case: Case, key: str,
-                    days: int) -> None:
-    """Let the case's deadline `key` have started `days` earlier than it did: a follow-up
-    deadline starts when the order is sent, and the demo takes every step today. Done the way a
-    deadline moves when a received date is corrected: its entry in the process data, and from
-    it the deadline row, the due dates of open tasks and the timers that name it (the
-    follow-up's timer, on the deadline's reminder); then the timers due by now fire."""
-    instance = session.scalar(select(Instance).where(Instance.case_id == case.id,
-                                                     Instance.status == RUNNING))
-    workflow = casework._load(instance)  # noqa: SLF001 - demo data only
-    entry = started_deadlines(workflow)[key]
-    moved = {**entry, "changed": now().isoformat(),
-             "start": (datetime.fromisoformat(entry["start"]) - timedelta(days=days)).isoformat()}
-    moved["due"] = compute_due(casework.deadlines, key, moved).isoformat()
-    edit_deadlines(workflow, lambda k, _entry: moved if k == key else None)
-    casework._save(session, case, instance, workflow, None, ran=False)  # noqa: SLF001
-    casework.fire_due_timers(session, instance.id)
-
-
 def _catch_up(session: Session, casework: Casework) -> None:
     """What the scheduler's tick would have done by now (api.scheduler.tick), in this
     transaction: fire the due timers, then remind of and breach the deadlines whose moment has
@@ -384,7 +366,7 @@ def load_demo(session: Session, casework: Casework) -> bool:
         now() - timedelta(days=days))
     _take_steps(session, casework, worker, case,
                 [*SEL50_STEPS, _sel50_order(today - timedelta(days=began))])
-    _began_days_ago(session, casework, case, "foerste_opfoelgning", began)
+    _catch_up(session, casework)  # the follow-up's timer, due by now
 
     # Social-pedagogical support for adults (SEL § 85) at every step.
     for cpr, name, address, days, step in SEL85_CASES:
@@ -404,13 +386,17 @@ def load_demo(session: Session, casework: Casework) -> bool:
                 "indsatsmaal": assessment["indsatsmaal"],
                 "tilstande": {k: v for k, v in assessment["tilstande"].items()
                               if k in ("praktiske_opgaver", "egenomsorg")}})
-    for cpr, name, address, began, held in SEL85_FOLLOW_UPS:
+    for cpr, name, address, began, held, report in SEL85_FOLLOW_UPS:
         received = now() - timedelta(days=began + 60)
         case = casework.open_case(session, worker, "sel85",
                                   {"cpr": cpr, "name": name, "address": address}, received)
         path = _sel85_path(casework, name, local_date(received), today - timedelta(days=began))
         _take_steps(session, casework, worker, case, path)
-        _began_days_ago(session, casework, case, "foerste_opfoelgning", began)
+        if report:
+            casework.send_message(session, worker, case.id, "status_fra_udfoerer", {
+                "afsender": "Bostøtten Roskilde", "status": report},
+                now() - timedelta(days=7))
+        _catch_up(session, casework)  # the follow-up's timer, due by now
         for _ in range(held):
             _take_steps(session, casework, worker, case,
                         _follow_up(casework, dict(path)["udredning"]["indsatsmaal"]))

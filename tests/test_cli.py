@@ -244,6 +244,9 @@ def _check_demo(cli):
             "SELECT bpmn_id FROM tasks WHERE case_id = :c AND state = 'ready'", c=case_id)
         assert (_moment(due) < moment) == bool(breached)
     assert escalated(running[1][0], "foerste_opfoelgning") == [["leder"]]
+    # the provider's status report waits on the case for the follow-up
+    assert cli.query("SELECT count(*) FROM audit_events WHERE case_id = :c "
+                     "AND kind = 'message_received'", c=running[0][0]) == [(1,)]
     # held, continued: the next follow-up runs (a year ahead), nothing open meanwhile
     [(case_id, due, met, breached, _closed)] = deadlines("naeste_opfoelgning")
     assert met is None and breached is None and _moment(due) > moment + timedelta(days=300)

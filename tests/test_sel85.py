@@ -24,7 +24,7 @@ from scenario import (
     refused_and_unchanged,
 )
 
-from engine.clock import now
+from engine.clock import LOCAL_TZ, now
 from engine.forms import CodeSystem
 
 FFB = CodeSystem.load(Path(__file__).resolve().parent.parent / "forms" / "codes" / "ffb.json")
@@ -199,6 +199,10 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
     [order] = _letters(session, case, "bestilling_leverandoer")
     assert (order.recipient["navn"], order.recipient["rolle"]) == ("Bostøtten Aarhus", "provider")
     assert GOALS[1]["maal"] in order.values["maal"]
+    # the first follow-up counts from the day the intervention begins (the order says when)
+    first_follow_up = _deadline(_case(worker, case), "foerste_opfoelgning")
+    began = datetime.fromisoformat(first_follow_up["start_at"]).astimezone(LOCAL_TZ)
+    assert (began.date().isoformat(), began.hour, began.minute) == (ORDER["opstart"], 0, 0)
     issue_every_draft(worker, session, case)
     started = now()
 

@@ -3,7 +3,7 @@ started deadline.
 
 In a script task:
 - `start_deadline("sel50_4m", modtaget_tidspunkt)` starts a deadline of the catalogue for the
-  case (from the given moment, or now) and returns when it falls due;
+  case (from the given moment or day, or now) and returns when it falls due;
 - `meet_deadline("sel50_4m")` records that it was met (now);
 - `pause_deadline("sel85_afgoerelse", "Afventer borgerens oplysninger")` stops its clock, for a
   reason the catalogue allows, and `resume_deadline("sel85_afgoerelse")` starts it again: the
@@ -20,7 +20,7 @@ key: {"start", "due", "variant", "amount", "met", "paused", "pause_reason", "ext
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from ..clock import LOCAL_TZ, now
 from ..errors import Conflict, SagsflowError, ValidationFailed
@@ -52,6 +52,20 @@ def _paused_extension(catalogue: DeadlineCatalogue, key: str, entry: dict,
         return {"extra_seconds": (entry.get("extra_seconds") or 0) + seconds}
     days = (resumed.astimezone(LOCAL_TZ).date() - paused.astimezone(LOCAL_TZ).date()).days
     return {"extra_days": (entry.get("extra_days") or 0) + max(0, days)}
+
+
+def _start_moment(start) -> datetime:
+    """When a deadline starts: now, a moment, or a day (a date alone is that day's start,
+    Danish time; e.g. the day an intervention begins)."""
+    if start is None:
+        return now()
+    if isinstance(start, str):
+        start = datetime.fromisoformat(start) if "T" in start else date.fromisoformat(start)
+    if isinstance(start, datetime):
+        return start
+    if isinstance(start, date):
+        return datetime.combine(start, time.min, tzinfo=LOCAL_TZ)
+    raise ValueError(f"a deadline cannot start at {start!r}: give a date or a moment")
 
 
 def _stamp(previous: dict | None, moment: datetime) -> str:
@@ -105,7 +119,7 @@ def deadline_functions(catalogue: DeadlineCatalogue) -> dict:
 
     def start_factory(store: dict):
         def start_deadline(key, start=None, variant=None, amount=None):
-            begun = datetime.fromisoformat(start) if isinstance(start, str) else (start or now())
+            begun = _start_moment(start)
             entry = {"start": begun.isoformat(), "variant": variant, "amount": amount,
                      "met": None, "paused": None, "pause_reason": None,
                      "changed": _stamp((store.get(DATA_KEY) or {}).get(key), now())}
