@@ -442,3 +442,20 @@ def test_process_file_not_in_utf8_is_refused_naming_the_file(tmp_path, forms):
     (tmp_path / "latin.bpmn").write_bytes(source.encode("latin-1"))
     with pytest.raises(ProcessDefinitionError, match=r"^latin\.bpmn: not UTF-8 text"):
         read_folder(tmp_path)
+
+
+@pytest.mark.parametrize("cell, problem", [
+    ("().__class__.__base__", "script refused by the sandbox: decision"),
+    ('? in __import__("os").listdir("/")', "script refused by the sandbox: decision"),
+    ("6 +", "Malformed Output Expression"),
+])
+def test_a_decision_table_cell_that_escapes_or_does_not_parse_is_refused(cell, problem):
+    sources = read_folder(PROCESSES_DIR)
+    table = sources["opfoelgningsinterval.dmn"]
+    target = '<outputEntry id="regel_boern_ud"><text>6</text>' if cell == "6 +" else \
+        '<inputEntry id="regel_boern_omraade"><text>"boern"</text>'
+    assert target in table
+    sources["opfoelgningsinterval.dmn"] = table.replace(
+        target, target.replace("6" if cell == "6 +" else '"boern"', cell))
+    with pytest.raises(ProcessDefinitionError, match=problem):
+        parse_sources(sources, None)

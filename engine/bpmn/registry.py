@@ -307,6 +307,7 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None,
                         f"\"{bare}\" (with quotes)")
             if expression:
                 check_expression(expression)
+            _check_decision_table(getattr(task_spec, "dmnEngine", None))
             conditions = [getattr(c, "args", [c])[0] for c, _t in
                           getattr(task_spec, "cond_task_specs", []) or [] if c]
             _check_deadline_keys(where, [script, expression, *conditions,
@@ -351,6 +352,26 @@ def _check_process(filename: str, process_spec, forms: FormCatalog | None,
                     except (ScriptRefused, SyntaxError) as exc:
                         raise ProcessDefinitionError(f"{where}: invalid {attr}: {exc}") from None
     return user_tasks
+
+
+def _check_decision_table(engine) -> None:
+    """Every cell of a DMN table a business rule task calls compiles in the sandbox (cells are
+    Python; `?` stands for the input, `-` matches anything)."""
+    table = getattr(engine, "decision_table", None)
+    if table is None:
+        return
+    for column in table.inputs:
+        if column.expression:
+            check_expression(column.expression)
+    for rule in table.rules:
+        for entry in [*rule.inputEntries, *rule.outputEntries]:
+            text = (entry.text or "").strip()
+            if text and text != "-":
+                try:
+                    check_expression(text.replace("?", "dmninputexpr"))
+                except (ScriptRefused, SyntaxError) as exc:
+                    raise type(exc)(f"decision {table.name or table.id}, rule "
+                                    f"{rule.row_number} ({entry.id}): {exc}") from None
 
 
 _BARE_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$|^\d{4}-\d{2}-\d{2}")
