@@ -283,6 +283,10 @@ def test_closing_at_screening_with_a_reason_ends_the_process(api):
     body = _case(worker, case)
     assert [i["status"] for i in body["instances"]] == ["completed"]
     assert "sel50_4m" not in [d["key"] for d in body["deadlines"]]
+    # the process closes the case, with its reason on the timeline
+    assert body["status"] == "closed"
+    [closed] = [e for e in body["timeline"] if e["kind"] == "status_changed"]
+    assert closed["data"]["reason"] == "Lukket ved screeningen: Forholdene er afklaret med skolen."
 
 
 def test_the_escalation_comes_when_the_24_hours_pass(app, api, session):
@@ -388,6 +392,7 @@ def test_no_measures_ends_with_decision_letters_and_no_plan(api, session):
     body = _case(worker, case)
     assert [i["status"] for i in body["instances"]] == ["completed"]
     assert "barnets_plan_3m" not in [d["key"] for d in body["deadlines"]]
+    assert body["status"] == "closed"  # letters of a closed case can still be issued
 
 
 def test_an_unanswered_hearing_goes_on_to_the_decision_at_its_deadline(app, api, session):
