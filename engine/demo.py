@@ -160,6 +160,9 @@ SEL85_FOLLOW_UPS = (
      "Poul handler nu selv ind to gange om ugen; posten ligger stadig uåbnet."),
     # not held in time: overdue, escalated to the leader
     ("1510764321", "Jytte Holm", "Gartnervej 7, 4000 Roskilde", 110, 0, None),
+    # long overdue: the provider reported, nobody followed up
+    ("0304714321", "Birgit Lund", "Ringstedvej 40, 4000 Roskilde", 140, 0,
+     "Birgit deltager fast i fællesspisning; hun ønsker at tale om mere støtte."),
     # held, the support continues: the next follow-up in 12 months
     ("0911684321", "Niels Bach", "Kornerupvej 22, 4000 Roskilde", 80, 1, None),
 )

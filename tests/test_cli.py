@@ -235,15 +235,16 @@ def _check_demo(cli):
             c=case_id) if _json(d)["key"] == key]
 
     moment = datetime.now(timezone.utc)
-    # a first follow-up under way and due soon; one overdue, escalated to the leader
+    # a first follow-up under way and due soon; two overdue, escalated to the leader
     first = deadlines("foerste_opfoelgning")
     running = [row for row in first if row[2] is None]
-    assert [bool(row[3]) for row in running] == [False, True], first
+    assert [bool(row[3]) for row in running] == [False, True, True], first
     for case_id, due, _met, breached, _closed in running:
         assert ("registrer_status",) in cli.query(
             "SELECT bpmn_id FROM tasks WHERE case_id = :c AND state = 'ready'", c=case_id)
         assert (_moment(due) < moment) == bool(breached)
-    assert escalated(running[1][0], "foerste_opfoelgning") == [["leder"]]
+    for overdue in running[1:]:
+        assert escalated(overdue[0], "foerste_opfoelgning") == [["leder"]]
     # the provider's status report waits on the case for the follow-up
     assert cli.query("SELECT count(*) FROM audit_events WHERE case_id = :c "
                      "AND kind = 'message_received'", c=running[0][0]) == [(1,)]
