@@ -89,7 +89,8 @@ def step_data(ffb, today: str, in_days) -> dict:
         "handleplan": {"tilbudt_dato": "2026-11-24", "svar": "accepteret",
                        "formaal": "At Peter kan klare sig selv i egen bolig.",
                        "forventet_varighed": "1 år"},
-        "bestilling": {"leverandoer": "Bostøtten Aarhus", "opstart": in_days(14),
+        "bestilling": {"leverandoer": "Bostøtten Aarhus",
+                       "leverandoer_adresse": "Vestergade 4, 8000 Aarhus C", "opstart": in_days(14),
                        "opgave": "Socialpædagogisk støtte 4 timer om ugen i hjemmet."},
     }
 

@@ -260,7 +260,9 @@ def _sel85_path(casework: Casework, name: str, received: date, began: date,
         ("handleplan", {"tilbudt_dato": day(50), "svar": "accepteret",
                         "formaal": "At kunne klare sig selv i egen bolig.",
                         "forventet_varighed": "1 år"}),
-        ("bestilling", {"leverandoer": "Bostøtten Roskilde", "opstart": began.isoformat(),
+        ("bestilling", {"leverandoer": "Bostøtten Roskilde",
+                        "leverandoer_adresse": "Køgevej 5, 4000 Roskilde",
+                        "opstart": began.isoformat(),
                         "opgave": "Socialpædagogisk støtte 4 timer om ugen i hjemmet."}),
     ]
 

@@ -7,6 +7,7 @@ The forms name them; the rules themselves are law, not layout, so they live here
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 from .clock import LOCAL_TZ, now
@@ -83,21 +84,35 @@ def consent_covers_requests(submitted: dict, known: dict, messages: dict) -> dic
 
 def every_goal_followed_up(submitted: dict, known: dict, messages: dict) -> dict:
     """A follow-up goes goal by goal: every goal of the decision (as the step pre-filled them)
-    is assessed, and none is added (new goals come with a new decision)."""
-    expected = [str(g.get("maal", "")).strip() for g in known.get("maal_vurdering") or []]
-    given = [str(g.get("maal", "")).strip() for g in submitted.get("maal_vurdering") or []]
+    is assessed, once, and none is added (new goals come with a new decision)."""
+    expected = Counter(str(g.get("maal", "")).strip() for g in known.get("maal_vurdering") or [])
+    given = Counter(str(g.get("maal", "")).strip() for g in submitted.get("maal_vurdering") or [])
     problems = []
-    missing = [g for g in expected if g not in given]
+    missing = expected - given
     if missing:
         problems.append("no assessment of the goal(s) " + "; ".join(f"'{g}'" for g in missing))
-    added = [g for g in given if g not in expected]
+    added = given - expected
     if added:
-        problems.append("not a goal of the decision: " + "; ".join(f"'{g}'" for g in added)
+        problems.append("not a goal of the decision, or assessed twice: "
+                        + "; ".join(f"'{g}'" for g in added)
                         + " (new goals come with a new decision: answer that the intervention "
                           "must change)")
-    if len(given) != len(set(given)):
-        problems.append("a goal is assessed twice")
     return {"maal_vurdering": problems} if problems else {}
+
+
+# The longest time to the next follow-up the law allows, by area (the follow-up module's
+# `omraade`): Barnets lov § 95 has a child's support followed up at least every 6 months.
+LONGEST_INTERVAL = {"boern": 6}
+
+
+def interval_within_the_law(submitted: dict, known: dict, messages: dict) -> dict:
+    """The next follow-up comes no later than the law allows for the area."""
+    months, longest = (submitted.get("naeste_opfoelgning_maaneder"),
+                       LONGEST_INTERVAL.get(known.get("omraade")))
+    if months is not None and longest is not None and months > longest:
+        return {"naeste_opfoelgning_maaneder": [
+            f"at most {longest} months for a child (Barnets lov § 95)"]}
+    return {}
 
 
 def period_in_order(submitted: dict, known: dict, messages: dict) -> dict:
@@ -109,6 +124,7 @@ def period_in_order(submitted: dict, known: dict, messages: dict) -> dict:
 
 
 CHECKS = {
+    "interval_efter_loven": interval_within_the_law,
     "periode_i_orden": period_in_order,
     "alle_maal_fulgt_op": every_goal_followed_up,
     "samtykke_fra_alle_parter": consent_from_every_party,

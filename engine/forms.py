@@ -88,10 +88,11 @@ class Form:
         return self.schema.get("properties", {})
 
     def prefill(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Values for the form's fields from what the case already knows."""
+        """Values for the form's fields from what the case already knows (a field left empty
+        before, None, is empty again, or its default)."""
         values = {}
         for name, field in self.fields.items():
-            if name in data:
+            if data.get(name) is not None:
                 values[name] = data[name]
             elif "default" in field:
                 values[name] = field["default"]
@@ -170,6 +171,9 @@ def _message(error) -> str:
         return f"must be {expected}"
     if error.validator == "enum":
         return "must be one of " + ", ".join(json.dumps(v) for v in error.validator_value)
+    if error.validator == "pattern":
+        return "must not be blank" if error.validator_value == "\\S" else \
+            f"must match {error.validator_value}"
     if error.validator == "format":
         if error.validator_value == "cpr" and error.cause is not None:
             return str(error.cause)

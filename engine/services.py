@@ -49,6 +49,7 @@ from .models import (
     CaseDeadline,
     Citizen,
     Instance,
+    Letter,
     ProcessVersion,
     Task,
     TaskDraft,
@@ -338,11 +339,22 @@ class Casework:
             else:
                 case.closed_at = None
             if self.deadlines is not None and (status == "closed" or case.status == "closed"):
-                watch.close_case_deadlines(session, self.deadlines, case, case.closed_at)
+                watch.close_case_deadlines(session, self.deadlines, case, case.closed_at,
+                                           keep=self._owed_by_letters(session, case))
             audit.record(session, case.id, "status_changed", user, old=case.status, new=status)
             case.status = status
         session.flush()
         return case
+
+    def _owed_by_letters(self, session: Session, case: Case) -> set[str]:
+        """Deadlines a closing case still owes: those a letter drafted on it meets when issued
+        (e.g. the receipt to a professional notifier, also when the case closes at once)."""
+        if self.letters is None:
+            return set()
+        drafts = session.scalars(select(Letter.key).where(Letter.case_id == case.id,
+                                                          Letter.state == "draft"))
+        return {self.letters.catalogue.get(key).meets for key in drafts
+                if key in self.letters.catalogue and self.letters.catalogue.get(key).meets}
 
     def _close_case(self, session: Session, case: Case, actor: User | None,
                     reason: str) -> None:
@@ -350,7 +362,8 @@ class Casework:
         settled (no longer watched, shown as closed)."""
         case.closed_at = now()
         if self.deadlines is not None:
-            watch.close_case_deadlines(session, self.deadlines, case, case.closed_at)
+            watch.close_case_deadlines(session, self.deadlines, case, case.closed_at,
+                                       keep=self._owed_by_letters(session, case))
         audit.record(session, case.id, "status_changed", actor, old=case.status, new="closed",
                      reason=reason, by="process")
         case.status = "closed"

@@ -35,7 +35,12 @@ from engine.db import transaction
 from engine.deadlines import load_catalogue
 from engine.deadlines.functions import change_entry, deadline_functions
 from engine.errors import ProcessDefinitionError
-from engine.form_checks import CHECKS, every_goal_followed_up, period_in_order
+from engine.form_checks import (
+    CHECKS,
+    every_goal_followed_up,
+    interval_within_the_law,
+    period_in_order,
+)
 from engine.models import AuditEvent, Case, CaseDeadline, Instance, ProcessVersion, Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +86,7 @@ def test_an_added_goal_is_refused_and_named():
     problems = every_goal_followed_up(
         _assessed("Handle ind selv", "Komme i beskæftigelse", "Lære at cykle"), GOALS, {})
     [problem] = problems["maal_vurdering"]
-    assert "not a goal of the decision: 'Lære at cykle'" in problem
+    assert "not a goal of the decision, or assessed twice: 'Lære at cykle'" in problem
     assert "new decision" in problem
 
 
@@ -90,13 +95,31 @@ def test_a_changed_goal_is_both_missing_and_added():
         _assessed("Handle ind selv", "Komme i beskæftigelse snart"), GOALS, {})
     text = " | ".join(problems["maal_vurdering"])
     assert "no assessment of the goal(s) 'Komme i beskæftigelse'" in text
-    assert "not a goal of the decision: 'Komme i beskæftigelse snart'" in text
+    assert "not a goal of the decision, or assessed twice: 'Komme i beskæftigelse snart'" in text
 
 
 def test_a_goal_assessed_twice_is_refused():
     problems = every_goal_followed_up(
         _assessed("Handle ind selv", "Handle ind selv", "Komme i beskæftigelse"), GOALS, {})
-    assert problems == {"maal_vurdering": ["a goal is assessed twice"]}
+    [problem] = problems["maal_vurdering"]
+    assert "assessed twice: 'Handle ind selv'" in problem
+
+
+def test_a_goal_the_decision_names_twice_is_assessed_twice():
+    twice = {"maal_vurdering": [{"maal": "Samme"}, {"maal": "Samme "}]}
+    [problem] = every_goal_followed_up(_assessed("Samme"), twice, {})["maal_vurdering"]
+    assert "no assessment of the goal(s) 'Samme'" in problem  # one copy is not enough
+    assert every_goal_followed_up(_assessed("Samme", "Samme"), twice, {}) == {}
+
+
+@pytest.mark.parametrize("area, months, refused", [
+    ("boern", 6, False), ("boern", 7, True), ("voksne", 24, False), (None, 12, False)])
+def test_a_childs_next_follow_up_comes_within_6_months(area, months, refused):
+    problems = interval_within_the_law({"naeste_opfoelgning_maaneder": months},
+                                       {"omraade": area}, {})
+    assert bool(problems) == refused
+    if refused:
+        assert "Barnets lov § 95" in problems["naeste_opfoelgning_maaneder"][0]
 
 
 def test_without_goals_on_the_case_nothing_may_be_assessed():

@@ -289,6 +289,20 @@ def test_closing_at_screening_with_a_reason_ends_the_process(api):
     assert closed["data"]["reason"] == "Lukket ved screeningen: Forholdene er afklaret med skolen."
 
 
+def test_a_case_closed_at_screening_still_owes_the_notifier_a_receipt(api, session):
+    worker, case = _open(api, now() - timedelta(hours=1))
+    _complete(worker, case, "vurder_underretning", FROM_SCHOOL)
+    _complete(worker, case, "screening", {"betingelser": ["saerlig_stoette"], "beslutning": "luk",
+                                          "begrundelse": "Forholdene er afklaret med skolen."})
+    body = _case(worker, case)
+    assert body["status"] == "closed"
+    # the receipt is still owed: its deadline keeps running until the letter is issued
+    assert _deadline(body, "kvittering_6hd")["state"] in ("open", "due_soon")
+    [receipt] = _letters(session, case, "kvittering_underretning")
+    assert worker.post(f"/api/v1/letters/{receipt.id}/issue").status_code == 200
+    assert _deadline(_case(worker, case), "kvittering_6hd")["state"] == "met"
+
+
 def test_the_escalation_comes_when_the_24_hours_pass(app, api, session):
     from engine.models import Task
 
@@ -482,6 +496,7 @@ def test_an_anonymous_notification_gets_no_receipt(api, session):
      "anmodninger.1.behov", "ask once"),
     ("partshoering", {"undtagelse": False}, "hoering_emne", "missing"),
     ("afgoerelse", {"udfald": "adoption", "begrundelse": "…"}, "udfald", "one of"),
+    ("afgoerelse", {**SUPPORT, "maal": "  \n "}, "maal", "must not be blank"),
 ])
 def test_bad_input_on_the_forms_names_the_field_and_changes_nothing(api, step, data, field,
                                                                     problem):

@@ -13,6 +13,7 @@ from conftest import run_tick
 from scenario import (
     CONTINUE,
     END,
+    END_AND_REFER,
     _case,
     _complete,
     _deadline,
@@ -94,7 +95,7 @@ def grant(**changes):
             "begrundelse": "Du har brug for støtte til at klare praktiske opgaver.", **changes}
 
 
-ORDER = {"leverandoer": "Bostøtten Aarhus",
+ORDER = {"leverandoer": "Bostøtten Aarhus", "leverandoer_adresse": "Vestergade 4, 8000 Aarhus C",
          "opstart": (now() + timedelta(days=14)).date().isoformat(),
          "opgave": "Socialpædagogisk støtte 4 timer om ugen i hjemmet."}
 PLAN = {"tilbudt_dato": "2026-11-24", "svar": "accepteret",
@@ -125,6 +126,10 @@ def _to_step(worker, case, step):
         _complete(worker, case, bpmn_id, data)
     if step != "opfoelgning":
         raise AssertionError(f"no step {step}")
+
+
+def _prefilled(worker, case, bpmn_id):
+    return worker.get(f"/api/v1/tasks/{_task(worker, case, bpmn_id)['id']}").get_json()["data"]
 
 
 def _when_due(app, case, worker, key):
@@ -250,14 +255,23 @@ def test_from_enquiry_to_grant_plan_order_and_three_years_of_follow_ups(app, api
     try:
         follow_up(worker, case, CONTINUE, adjust=True)
         assert [t["bpmn_id"] for t in _case(worker, case)["open_tasks"]] == ["partshoering"]
-        _complete(worker, case, "partshoering", {
-            **HEARING, "hoering_emne": "Vi overvejer at sætte støtten ned til 2 timer om ugen."})
+        # the new hearing is pre-filled from the follow-up, not from the first decision
+        hearing = _prefilled(worker, case, "partshoering")
+        assert hearing["hoering_emne"].startswith("Efter opfølgningen den ")
+        assert hearing["hoering_emne"].endswith("Indsatsen virker.")
+        _complete(worker, case, "partshoering", hearing)
+        assert "bemaerkninger" not in _prefilled(worker, case, "bemaerkninger")
         _complete(worker, case, "bemaerkninger", {"bemaerkninger": []})
-        _complete(worker, case, "afgoerelse", grant(omfang="2 timer om ugen", timer_pr_uge=2))
+        # the decision's pre-filled values are valid as they stand; only the extent changes
+        decision = _prefilled(worker, case, "afgoerelse")
+        assert decision["indsatsmaal"] == GOALS
+        _complete(worker, case, "afgoerelse", {**decision, "omfang": "2 timer om ugen",
+                                               "timer_pr_uge": 2})
         decisions = _letters(session, case, "afgoerelse_bevilling")
         assert [d.values["omfang"] for d in decisions] == ["4 timer om ugen", "2 timer om ugen"]
         _complete(worker, case, "handleplan", {**PLAN, "svar": "afslaaet"})
         assert len(_letters(session, case, "handleplan")) == 1  # declined: no new plan
+        assert "opstart" not in _prefilled(worker, case, "bestilling")  # a new start day
         _complete(worker, case, "bestilling", {**ORDER, "opstart": local_today()})
         assert len(_letters(session, case, "bestilling_leverandoer")) == 2
         issue_every_draft(worker, session, case)
@@ -500,5 +514,68 @@ def test_bad_input_in_a_follow_up_names_the_field_and_changes_nothing(app, api, 
         for earlier in order[:order.index(step)]:
             _complete(worker, case, earlier, valid[earlier])
         refused_and_unchanged(worker, case, step, data, field, problem)
+    finally:
+        travel.stop()
+
+
+def test_a_refusal_path_saves_its_pre_filled_forms_as_they_stand(api):
+    """Fields left empty earlier are empty again, never null: a form saved or sent as it
+    was pre-filled is valid."""
+    worker, case = _open(api)
+    _to_step(worker, case, "indstilling")
+    _complete(worker, case, "indstilling", {"faglig_vurdering": "Ingen nedsat funktionsevne.",
+                                            "indstilling": "afslag", "begrundelse": "Klarer sig."})
+    meeting = _prefilled(worker, case, "visitation")
+    assert "ydelse" not in meeting and "timer_pr_uge" not in meeting
+    _complete(worker, case, "visitation", {**meeting, **MEETING, "udfald": "afslag"})
+    hearing = _prefilled(worker, case, "partshoering")
+    assert "afslag" in hearing["hoering_emne"]
+    task = _task(worker, case, "partshoering")
+    saved = worker.put(f"/api/v1/tasks/{task['id']}/draft", json={"data": hearing})
+    assert saved.status_code == 200, saved.get_json()
+    _complete(worker, case, "partshoering", hearing)
+    _complete(worker, case, "bemaerkninger", {"bemaerkninger": []})
+    decision = _prefilled(worker, case, "afgoerelse")
+    assert None not in decision.values()
+    refused = _complete(worker, case, "afgoerelse", {**decision, "udfald": "afslag",
+                                                     "begrundelse": "Klarer sig selv."}, 422)
+    assert refused["fields"] == {"ydelse": ["required field is missing"]}  # what was refused
+
+
+def test_a_follow_up_deadline_met_by_hand_does_not_stop_the_follow_up(app, api, session):
+    worker, case = _open(api)
+    _to_step(worker, case, "opfoelgning")
+    travel, _due = _when_due(app, case, worker, "foerste_opfoelgning")
+    try:
+        met = worker.post(f"/api/v1/cases/{case['id']}/deadlines/foerste_opfoelgning",
+                          json={"action": "meet"})
+        assert met.status_code == 200, met.get_json()
+        follow_up(worker, case, CONTINUE)
+        body = _case(worker, case)
+        assert [i["status"] for i in body["instances"]] == ["running"]
+        assert _deadline(body, "naeste_opfoelgning")["state"] in ("open", "due_soon")
+        assert len(_letters(session, case, "opfoelgning_resume")) == 1
+    finally:
+        travel.stop()
+
+
+def test_ended_and_referred_then_refused_closes_with_a_closing_letter(app, api, session):
+    worker, case = _open(api)
+    _to_step(worker, case, "opfoelgning")
+    travel, _due = _when_due(app, case, worker, "foerste_opfoelgning")
+    try:
+        follow_up(worker, case, END_AND_REFER)
+        _complete(worker, case, "partshoering", _prefilled(worker, case, "partshoering"))
+        _complete(worker, case, "bemaerkninger", {"bemaerkninger": []})
+        _complete(worker, case, "afgoerelse", {
+            **_prefilled(worker, case, "afgoerelse"), "udfald": "afslag",
+            "begrundelse": "Du har nået målene og har ikke længere brug for støtten."})
+        body = _case(worker, case)
+        assert body["status"] == "closed"
+        closed = [e for e in body["timeline"] if e["kind"] == "status_changed"][-1]
+        assert closed["data"]["reason"] == "Støtten ophører efter ny afgørelse"
+        [closing] = _letters(session, case, "lukning")
+        assert closing.texts["aarsag"].endswith("har ikke længere brug for støtten.")
+        assert len(_letters(session, case, "afgoerelse_afslag")) == 1
     finally:
         travel.stop()

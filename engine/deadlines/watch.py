@@ -141,10 +141,13 @@ def _breach(session: Session, catalogue: DeadlineCatalogue, row: CaseDeadline,
 
 
 def close_case_deadlines(session: Session, catalogue: DeadlineCatalogue, case: Case,
-                         closed: datetime | None) -> None:
-    """A closed case's deadlines are no longer watched; reopening watches them again."""
+                         closed: datetime | None, keep=()) -> None:
+    """A closed case's deadlines are no longer watched; reopening watches them again. `keep`:
+    keys still owed after closing (a letter that meets them is still to be issued)."""
     for row in session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
                                                           CaseDeadline.met_at.is_(None))):
+        if closed is not None and row.key in keep:
+            continue
         row.closed_at = closed
         schedule(catalogue, row)
 
