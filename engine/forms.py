@@ -248,21 +248,23 @@ class CodeSystem:
 
     def __init__(self, concepts: list[dict]):
         self._concepts = concepts
-        self._by_display: dict[str, list[tuple[dict, str | None]]] = {}
+        # display name -> [(concept, the display names of its ancestors, outermost first)]
+        self._by_display: dict[str, list[tuple[dict, tuple[str, ...]]]] = {}
         self.display: dict[str, str] = {}
-        stack = [(concept, None) for concept in concepts]
+        stack = [(concept, ()) for concept in concepts]
         while stack:
-            concept, parent = stack.pop()
-            self._by_display.setdefault(concept["display"], []).append((concept, parent))
+            concept, ancestors = stack.pop()
+            self._by_display.setdefault(concept["display"], []).append((concept, ancestors))
             self.display[concept["code"]] = concept["display"]
-            stack.extend((child, concept["display"]) for child in concept.get("concept") or [])
+            stack.extend((child, (*ancestors, concept["display"]))
+                         for child in concept.get("concept") or [])
 
     def _concept(self, under: str) -> dict:
         """The concept a form names: its display name, or "Parent/Name" where the name is
         used more than once."""
         *parents, name = under.split("/")
-        found = [(c, p) for c, p in self._by_display.get(name, [])
-                 if not parents or p == parents[-1]]
+        found = [(c, a[-1] if a else None) for c, a in self._by_display.get(name, [])
+                 if not parents or a[-len(parents):] == tuple(parents)]
         if not found:
             raise KeyError(f"x-ffb names {under!r}, which is not a concept of the FFB code "
                            "system (forms/codes/ffb.json)")

@@ -956,6 +956,9 @@ class Casework:
         for row_id, row in rows.items():
             if row_id not in ready:
                 row.state = CANCELLED
+                draft = session.get(TaskDraft, row_id)
+                if draft is not None:  # what was typed for a task that will not come back
+                    session.delete(draft)
                 audit.record(session, case.id, "task_cancelled", None, row.id, task=row.name)
         for task_id, spiff_task in ready.items():
             if task_id in rows:

@@ -351,3 +351,10 @@ def test_an_unknown_field_inside_the_assessment_is_refused(catalog, draft, path,
     with pytest.raises(ValidationFailed) as refused:
         form.validate(data, draft=draft)
     assert refused.value.fields == {path: ["unknown field"]}
+
+
+def test_a_path_names_a_concept_by_its_ancestors_and_a_wrong_one_is_refused(codes):
+    assert codes.codes("Målgruppe/Socialt problem/Kriminalitet") == \
+        codes.codes("Socialt problem/Kriminalitet")
+    with pytest.raises(KeyError, match="not a concept"):
+        codes.codes("Ydelse/Socialt problem/Kriminalitet")

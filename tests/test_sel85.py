@@ -579,3 +579,21 @@ def test_ended_and_referred_then_refused_closes_with_a_closing_letter(app, api, 
         assert len(_letters(session, case, "afgoerelse_afslag")) == 1
     finally:
         travel.stop()
+
+
+def test_a_draft_of_a_task_the_process_cancels_goes_with_it(app, api, session):
+    from engine.models import TaskDraft
+
+    worker, case = _open(api)
+    _to_step(worker, case, "bemaerkninger")
+    task = _task(worker, case, "bemaerkninger")
+    saved = worker.put(f"/api/v1/tasks/{task['id']}/draft", json={"data": {"bemaerkninger": [
+        {"part": "Peter Madsen", "indhold": "Halvt skrevet"}]}})
+    assert saved.status_code == 200, saved.get_json()
+    due = _deadline(_case(worker, case), "partshoering_svar")["due_at"]
+    with time_machine.travel(datetime.fromisoformat(due) + timedelta(minutes=1), tick=False):
+        assert run_tick(app)["timers"] == 1  # no answer in time: on to the decision
+    assert worker.get(f"/api/v1/tasks/{task['id']}").get_json()["state"] == "cancelled"
+    session.expire_all()
+    assert session.get(TaskDraft, task["id"]) is None
+    _task(worker, case, "afgoerelse")
