@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from datetime import timedelta
+
+from bench.stats import print_walk
 
 
 def main() -> None:
@@ -63,13 +64,7 @@ def main() -> None:
                     timings.setdefault(bpmn_id, []).append(time.perf_counter() - begun)
             walks.append(time.perf_counter() - started)
             db.session.remove()
-    print(f"sel50 walk on SQLite, {args.n} cases ({folder})")
-    print(f"{'step':<22}{'median ms':>10}{'p95 ms':>10}")
-    for name, values in [*timings.items(), ("whole walk", walks)]:
-        values = sorted(values)
-        p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
-        print(f"{name:<22}{statistics.median(values) * 1000:>10.1f}{p95 * 1000:>10.1f}")
-
+    print_walk(f"sel50 walk on SQLite, {args.n} cases ({folder})", timings, walks, 22)
 
 if __name__ == "__main__":
     main()

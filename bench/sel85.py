@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from bench.stats import print_walk
 
 ROOT = Path(__file__).resolve().parent.parent
 THEMES = ("mentale_funktioner", "sundhedsforhold", "fysiske_funktioner", "sociale_forhold",
@@ -220,13 +221,7 @@ def main() -> None:
                 (left, statuses, keys)
             walks.append(finished - started)
             db.session.remove()
-    print(f"sel85 walk on SQLite, {args.n} cases ({folder})")
-    print(f"{'step':<26}{'median ms':>10}{'p95 ms':>10}")
-    for name, values in [*timings.items(), ("whole walk", walks)]:
-        values = sorted(values)
-        p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
-        print(f"{name:<26}{statistics.median(values) * 1000:>10.1f}{p95 * 1000:>10.1f}")
-
+    print_walk(f"sel85 walk on SQLite, {args.n} cases ({folder})", timings, walks, 26)
 
 if __name__ == "__main__":
     main()

@@ -27,3 +27,15 @@ def summarize(seconds: list[float]) -> dict:
         "min_ms": round(min(ms), 3),
         "max_ms": round(max(ms), 3),
     }
+
+
+def print_walk(title: str, timings: dict[str, list[float]], walks: list[float],
+               width: int = 22) -> None:
+    """A walk benchmark's table: median and p95 (the nearest-rank p95 of a few dozen walks)
+    per step and for the whole walk, in milliseconds."""
+    print(title)
+    print(f"{'step':<{width}}{'median ms':>10}{'p95 ms':>10}")
+    for name, values in [*timings.items(), ("whole walk", walks)]:
+        values = sorted(values)
+        p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
+        print(f"{name:<{width}}{statistics.median(values) * 1000:>10.1f}{p95 * 1000:>10.1f}")
