@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from .clock import now
 from .db import transaction
-from .errors import Unauthorized, ValidationFailed
+from .errors import Locked, Unauthorized, ValidationFailed
 from .models import ROLES, ApiToken, Membership, Team, User
 
 _hasher = PasswordHasher()
@@ -61,17 +61,37 @@ def create_user(session: Session, username: str, password: str, role: str, full_
     return user
 
 
+# After this many failed log-ins in a row an account is locked for LOCK_MINUTES; each further
+# failure after the lock ends locks it again. A successful log-in starts the count afresh.
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user with this name and password, or Unauthorized. The password check is
     slow on purpose, so it runs after the read transaction has ended (on SQLite a transaction
-    holds the write lock)."""
+    holds the write lock). Repeated failures lock the account for a while (Locked)."""
     with transaction(session):
         user = session.scalar(select(User).where(User.username == username))
+        if user is not None and user.locked_until is not None and user.locked_until > now():
+            raise Locked(f"the account is locked after {MAX_FAILED_LOGINS} failed log-ins; try "
+                         f"again after {user.locked_until.isoformat(timespec='minutes')}",
+                         until=user.locked_until)
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+        failed = False
     except (VerificationError, InvalidHashError):
-        user = None
-    if user is None or not user.active:
+        failed = True
+    if user is not None:
+        with transaction(session):
+            session.refresh(user, with_for_update=True)
+            if failed:
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILED_LOGINS:
+                    user.locked_until = now() + timedelta(minutes=LOCK_MINUTES)
+            elif user.failed_logins or user.locked_until:
+                user.failed_logins, user.locked_until = 0, None
+    if failed or user is None or not user.active:
         raise Unauthorized("wrong username or password")
     return user
 

@@ -24,6 +24,12 @@ class Unauthorized(SagsflowError):
     status = 401
 
 
+class Locked(SagsflowError):
+    """Too many failed log-ins: the account is locked for a while (`until`)."""
+
+    status = 429
+
+
 class Conflict(SagsflowError):
     status = 409
 

@@ -80,6 +80,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Failed log-ins in a row, and until when the account is locked after too many.
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0",
+                                               default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )

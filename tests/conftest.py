@@ -94,6 +94,8 @@ def _clean(request):
         with transaction(db.session) as session:
             for table in CASE_TABLES:
                 session.execute(text(f"DELETE FROM {table}"))
+            # failed log-ins of earlier tests do not lock anyone out of this one
+            session.execute(text("UPDATE users SET failed_logins = 0, locked_until = NULL"))
             app.extensions["casework"].registry.deploy(session, "test")
         db.session.remove()
     yield

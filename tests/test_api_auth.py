@@ -261,3 +261,25 @@ def test_scheduler_tick_purges_expired_tokens_only(app):
         assert len(remaining) == 1
         assert client.get("/api/v1/cases", headers=_bearer(fresh)).status_code == 200
         assert client.get("/api/v1/cases", headers=_bearer(old)).status_code == 401
+
+
+def test_repeated_failed_log_ins_lock_the_account_for_a_while(app):
+    from datetime import timedelta
+
+    import time_machine
+
+    from engine.accounts import LOCK_MINUTES, MAX_FAILED_LOGINS
+    from engine.clock import now
+
+    client = app.test_client()
+    for _ in range(MAX_FAILED_LOGINS):
+        assert _login(client, "sagsbehandler", PASSWORD + "x").status_code == 401
+    # locked: even the right password is refused, and the answer says until when
+    locked = _login(client, "sagsbehandler", PASSWORD)
+    assert locked.status_code == 429 and "locked" in locked.get_json()["message"]
+    assert _login(client, "leder", PASSWORD).status_code == 200  # only that account
+    with time_machine.travel(now() + timedelta(minutes=LOCK_MINUTES, seconds=5), tick=False):
+        assert _login(client, "sagsbehandler", PASSWORD).status_code == 200
+        # a success starts the count afresh: one more failure does not lock again
+        assert _login(client, "sagsbehandler", PASSWORD + "x").status_code == 401
+        assert _login(client, "sagsbehandler", PASSWORD).status_code == 200
