@@ -1,4 +1,4 @@
-"""The Flask application: REST API (/api/v1), OpenAPI, health check."""
+"""The Flask application: REST API (/api/v1), OpenAPI, health check, and the web pages."""
 
 from __future__ import annotations
 
@@ -64,6 +64,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(oversight.feeds)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    from .web import init_app as init_web
+
+    init_web(app)
     app.before_request(authenticate_request)
     app.before_request(refuse_unstorable_input)
     register_error_handlers(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,16 @@ def load_config(overrides: dict | None = None) -> dict:
         "TOKEN_LIFETIME_HOURS": float(os.environ.get("SAGSFLOW_TOKEN_HOURS", 12)),
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SAGSFLOW_TICK_SECONDS", 5)),
         "DEMO": os.environ.get("SAGSFLOW_DEMO", "") == "1",
+        # The pages' session cookie: never read by scripts, not sent cross-site, and only over
+        # HTTPS where SAGSFLOW_SECURE_COOKIES=1 (set it in production behind TLS).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SAGSFLOW_SECURE_COOKIES", "") == "1",
+        "PERMANENT_SESSION_LIFETIME": timedelta(
+            hours=float(os.environ.get("SAGSFLOW_SESSION_HOURS", 8))),
+        # The REST API authenticates with bearer tokens: CSRF is checked for the pages only.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
         "API_TITLE": "Sagsflow",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

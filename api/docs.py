@@ -1,7 +1,7 @@
 """Browsable API documentation rendered on the server from the OpenAPI document, so that it
 works without fetching anything from the internet."""
 
-from flask import Blueprint, redirect, render_template
+from flask import Blueprint, render_template
 
 from .extensions import api
 
@@ -18,8 +18,3 @@ def api_docs():
                 operations.append((path, method.upper(), operation))
     return render_template("api_docs.html", spec=spec, operations=operations)
 
-
-@bp.get("/")
-def index():
-    # The caseworkers' pages come with the web application; until then the API docs.
-    return redirect("/api/docs")

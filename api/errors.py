@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import SagsflowError
@@ -31,9 +32,31 @@ def _flatten(messages, prefix="") -> dict[str, list[str]]:
     return fields
 
 
+# The Danish heading of an error page, by status.
+PAGE_TITLES = {400: "Forkert forespørgsel", 401: "Log ind", 403: "Ingen adgang",
+               404: "Siden findes ikke", 405: "Ikke tilladt", 409: "Konflikt",
+               413: "For stor", 422: "Ugyldige oplysninger", 429: "For mange forsøg",
+               500: "Der skete en fejl"}
+
+
+def _wants_page() -> bool:
+    """Pages get an error page; the REST API, feeds and health checks get JSON."""
+    if request.blueprint == "web":
+        return True
+    return request.blueprint is None and not request.path.startswith("/api") and \
+        request.accept_mimetypes.accept_html
+
+
+def _page(status: int, message: str):
+    title = PAGE_TITLES.get(status, PAGE_TITLES[500])
+    return render_template("web/error.html.j2", title=title, message=message), status
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SagsflowError)
     def _domain_error(exc: SagsflowError):
+        if _wants_page():
+            return _page(exc.status, exc.message)
         body = {"message": exc.message}
         if getattr(exc, "fields", None):
             body["fields"] = exc.fields
@@ -41,6 +64,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if isinstance(exc, CSRFError):
+            message = ("Formularen mangler sin sikkerhedsnøgle eller er udløbet: genindlæs "
+                       "siden, og prøv igen.")
+            return _page(400, message) if _wants_page() else (jsonify({"message": message}), 400)
+        if _wants_page():
+            return _page(exc.code or 500, exc.description or exc.name)
         body = {"message": exc.description or exc.name}
         data = getattr(exc, "data", None) or {}
         if "messages" in data:
@@ -57,4 +86,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
+        if _wants_page():
+            return _page(500, "Fejlen er skrevet i loggen. Prøv igen, eller kontakt support.")
         return jsonify({"message": "internal error; it has been logged"}), 500

@@ -88,6 +88,17 @@ class User(Base):
         back_populates="user", cascade="all, delete-orphan"
     )
 
+    # What a session library (Flask-Login) asks of a user.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
     @property
     def team_ids(self) -> set[int]:
         return {m.team_id for m in self.memberships}

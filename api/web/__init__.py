@@ -1,0 +1,188 @@
+"""The web application: server-rendered pages in Danish for caseworkers and leaders, calling
+the same use cases as the REST API (engine.services). Sessions with Flask-Login, CSRF on every
+form (Flask-WTF), Danish text through Flask-Babel.
+
+Who may see and do what is decided in engine/permissions.py, as for the API; the pages only
+render the answer. A use case's error becomes a page with the message (or the form again with
+the field messages), never a stack trace."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import Babel
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+from engine.accounts import authenticate
+from engine.cpr import mask_cpr
+from engine.db import transaction
+from engine.errors import Locked, SagsflowError, Unauthorized
+from engine.letters.render import danish_date
+from engine.models import LEADER, User
+from engine.services import Casework
+
+from ..extensions import db
+
+bp = Blueprint("web", __name__, template_folder="../templates/web")
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+
+LANGUAGES = ("da", "en")
+TABS = {"mine": "Mine opgaver", "team": "Mit teams", "unassigned": "Ikke tildelt"}
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_locale, default_locale="da")
+    app.register_blueprint(bp)
+    app.jinja_env.filters["masked_cpr"] = mask_cpr
+    app.jinja_env.filters["dato"] = danish_date
+
+    @app.before_request
+    def _csrf_for_pages():
+        if not request.path.startswith("/api/") and request.method not in (
+                "GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+
+
+def _locale() -> str:
+    wanted = request.args.get("sprog")
+    if wanted in LANGUAGES:
+        session["sprog"] = wanted
+    return session.get("sprog", "da")
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def casework() -> Casework:
+    return current_app.extensions["casework"]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme or host): no open redirect after log-in."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return url_for("web.inbox")
+
+
+@bp.app_context_processor
+def _layout_values():
+    user = current_user if current_user.is_authenticated else None
+    return {"user": user, "is_leader": bool(user and user.role == LEADER),
+            "lang": session.get("sprog", "da")}
+
+
+# -- log-in ------------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html.j2", next=request.args.get("next", ""))
+    username = (request.form.get("username") or "").strip()
+    password = request.form.get("password") or ""
+    error, status = None, 200
+    if not username or not password:
+        error, status = _("Skriv brugernavn og adgangskode."), 422
+    else:
+        try:
+            user = authenticate(db.session, username, password)
+        except Locked:
+            error, status = _("Kontoen er spærret i et kvarter efter for mange forkerte "
+                              "forsøg. Prøv igen senere."), 429
+        except Unauthorized:
+            error, status = _("Forkert brugernavn eller adgangskode."), 401
+    if error:
+        return render_template("login.html.j2", error=error, username=username,
+                               next=request.form.get("next", "")), status
+    session.clear()  # a new session on log-in (no fixation)
+    login_user(user)
+    session.permanent = True
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def home():
+    return redirect(url_for("web.inbox"))
+
+
+@bp.get("/indbakke")
+@login_required
+def inbox():
+    tab = request.args.get("fane", "mine")
+    if tab not in TABS:
+        abort(404)
+    process = request.args.get("proces") or None
+    page = request.args.get("side", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
+    service = casework()
+    with transaction(db.session) as session_:
+        counts = {scope: service.list_tasks(session_, current_user, scope, process=process,
+                                            per_page=1).total for scope in TABS}
+        listed = service.list_tasks(session_, current_user, tab, process=process, page=page,
+                                    per_page=50)
+        processes = [p["process_id"] for p in service.list_processes(session_, current_user)]
+    return render_template("inbox.html.j2", tab=tab, tabs=TABS, counts=counts, listed=listed,
+                           process=process, processes=processes, now=_now())
+
+
+@bp.post("/opgaver/<task_id>/<action>")
+@login_required
+def task_action(task_id, action):
+    """Claim or give back a task from the inbox, then back to where the user was."""
+    service = casework()
+    methods = {"tag": service.claim, "frigiv": service.unclaim}
+    if action not in methods:
+        abort(404)
+    try:
+        with transaction(db.session) as session_:
+            task = methods[action](session_, current_user, task_id)
+        flash(_("Du har taget opgaven “%(name)s”.", name=task.name) if action == "tag"
+              else _("Opgaven “%(name)s” er givet tilbage til teamet.", name=task.name))
+    except SagsflowError as exc:
+        flash(exc.message, "error")
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def _now():
+    from engine.clock import now
+
+    return now()
+
+
+__all__ = ["init_app"]

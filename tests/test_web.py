@@ -1,0 +1,138 @@
+"""The web pages' foundation: log-in with a session cookie and CSRF on every form, log-out,
+the inbox (tabs with counts, soonest due first, CPR masked, claim and give back), and error
+pages in Danish. Every page is rendered by the real app against the real database."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import PASSWORD, new_case_body
+
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def _login(client, username="sagsbehandler", password=PASSWORD, next_=""):
+    page = client.get("/login")
+    return client.post("/login", data={"csrf_token": _csrf(page.get_data(as_text=True)),
+                                       "username": username, "password": password,
+                                       "next": next_})
+
+
+def _open_case(api, **kw):
+    response = api("sagsbehandler").post("/api/v1/cases", json=new_case_body(**kw))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_page_needs_a_log_in_and_comes_back_after_it(app):
+    client = app.test_client()
+    response = client.get("/indbakke?fane=team")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="da">' in page and "Log ind i Sagsflow" in page
+    assert 'for="username"' in page and 'for="password"' in page  # labelled inputs
+    logged_in = _login(client, next_="/indbakke?fane=team")
+    assert logged_in.status_code == 302
+    assert logged_in.headers["Location"].endswith("/indbakke?fane=team")
+    cookie = logged_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/indbakke").status_code == 200
+
+
+def test_a_form_without_its_csrf_token_is_refused_with_a_danish_page(app):
+    client = app.test_client()
+    response = client.post("/login", data={"username": "sagsbehandler", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "sikkerhedsnøgle" in response.get_data(as_text=True)
+    assert client.get("/indbakke").status_code == 302  # not logged in
+
+
+def test_a_wrong_password_says_so_and_repeated_failures_lock_the_account(app):
+    client = app.test_client()
+    wrong = _login(client, password="forkert")
+    assert wrong.status_code == 401
+    page = wrong.get_data(as_text=True)
+    assert "Forkert brugernavn eller adgangskode." in page and 'role="alert"' in page
+    assert 'value="sagsbehandler"' in page  # the username stays typed
+    for _ in range(4):
+        _login(client, password="forkert")
+    locked = _login(client)
+    assert locked.status_code == 429 and "spærret" in locked.get_data(as_text=True)
+    empty = _login(client, username="", password="")
+    assert empty.status_code == 422
+
+
+def test_no_redirect_to_another_site_after_log_in(app):
+    for target in ("//evil.example/", "https://evil.example/", "javascript:alert(1)"):
+        client = app.test_client()
+        response = _login(client, next_=target)
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith("/indbakke"), target
+
+
+def test_log_out_ends_the_session(app):
+    client = app.test_client()
+    _login(client)
+    page = client.get("/indbakke").get_data(as_text=True)
+    out = client.post("/logout", data={"csrf_token": _csrf(page)})
+    assert out.status_code == 302 and out.headers["Location"].endswith("/login")
+    assert client.get("/indbakke").status_code == 302
+
+
+def test_the_inbox_lists_my_tasks_with_counts_and_masks_the_cpr_number(app, api):
+    case = _open_case(api, cpr="0102031234")
+    client = app.test_client()
+    _login(client)
+    page = client.get("/indbakke").get_data(as_text=True)
+    assert "Vurdér henvendelsen" in page or case["open_tasks"][0]["name"] in page
+    assert case["number"] in page
+    assert "010203-xxxx" in page and "0102031234" not in page and "010203-1234" not in page
+    counts = dict(re.findall(r'fane=(\w+)[^>]*>[^<]*<span class="count"[^>]*>(\d+)<', page))
+    assert counts == {"mine": "1", "team": "1", "unassigned": "0"}
+
+
+def test_claim_and_give_back_from_the_inbox(app, api):
+    case = _open_case(api)
+    [task] = case["open_tasks"]
+    client = app.test_client()
+    _login(client)
+    page = client.get("/indbakke").get_data(as_text=True)
+    given = client.post(f"/opgaver/{task['id']}/frigiv",
+                        data={"csrf_token": _csrf(page), "next": "/indbakke?fane=unassigned"})
+    assert given.status_code == 302 and given.headers["Location"].endswith("fane=unassigned")
+    unassigned = client.get("/indbakke?fane=unassigned").get_data(as_text=True)
+    assert "givet tilbage til teamet" in unassigned and case["number"] in unassigned
+    assert api("sagsbehandler").get(f"/api/v1/tasks/{task['id']}").get_json()["assignee"] is None
+    client.post(f"/opgaver/{task['id']}/tag", data={"csrf_token": _csrf(unassigned)})
+    assert api("sagsbehandler").get(
+        f"/api/v1/tasks/{task['id']}").get_json()["assignee"] == "sagsbehandler"
+
+
+def test_another_teams_caseworker_sees_none_of_it_and_cannot_claim_it(app, api):
+    case = _open_case(api)
+    [task] = case["open_tasks"]
+    api("sagsbehandler").post(f"/api/v1/tasks/{task['id']}/unclaim")
+    client = app.test_client()
+    _login(client, username="sagsbehandler2")
+    page = client.get("/indbakke?fane=unassigned").get_data(as_text=True)
+    assert case["number"] not in page
+    refused = client.post(f"/opgaver/{task['id']}/tag", data={"csrf_token": _csrf(page)})
+    assert refused.status_code == 302
+    assert "Ingen adgang" in client.get("/indbakke").get_data(as_text=True) or \
+        api("sagsbehandler").get(f"/api/v1/tasks/{task['id']}").get_json()["assignee"] is None
+
+
+def test_unknown_pages_and_tabs_are_danish_error_pages(app):
+    client = app.test_client()
+    _login(client)
+    for url in ("/findes-ikke", "/indbakke?fane=alle-andres"):
+        response = client.get(url, headers={"Accept": "text/html"})
+        assert response.status_code == 404, url
+        assert "Siden findes ikke" in response.get_data(as_text=True)
+    # the API still answers in JSON
+    assert client.get("/api/v1/findes-ikke").is_json
