@@ -485,6 +485,50 @@ class Casework:
             found.setdefault(event.data["message"], []).append(event.data.get("data") or {})
         return found
 
+    # What the case page shows of a case's process data (the rest is in the timeline).
+    RECORD_KEYS = ("parter", "foraeldremyndighed", "samtykker", "anmodninger", "indsatsmaal",
+                   "opfoelgninger", "udfald", "ydelse", "omfang", "leverandoer")
+
+    def case_record(self, session: Session, case: Case) -> dict:
+        """What the case's processes know that the case page shows: parties, consents,
+        requests for information and their status, goals, follow-ups, the decision. Read from
+        the process data as its latest step left it; FFB codes with their Danish names."""
+        record: dict = {}
+        for instance in self.case_instances(session, case):
+            workflow = self._load(instance)
+            tasks = sorted((t for t in workflow.get_tasks() if t.data),
+                           key=lambda t: t.last_state_change)
+            requests: dict[tuple, dict] = {}
+            for task in tasks:
+                for key in self.RECORD_KEYS:
+                    if task.data.get(key) is not None:
+                        record[key] = task.data[key]
+                # a request still under way keeps its status in its own instance's data
+                one = task.data.get("anmodning")
+                if isinstance(one, dict):
+                    requests[(one.get("modtager"), one.get("spoergsmaal"))] = one
+            if requests and record.get("anmodninger"):
+                record["anmodninger"] = [
+                    requests.get((a.get("modtager"), a.get("spoergsmaal")), a)
+                    if not a.get("status") else a for a in record["anmodninger"]]
+        if record.get("ydelse"):
+            record["ydelse_navn"] = self._ffb_display(record["ydelse"])
+        return record
+
+    def positions(self, session: Session, case: Case) -> list[dict]:
+        """Where each running process of the case stands: its waiting and ready BPMN
+        elements (for the process diagram)."""
+        found = []
+        for instance in self.case_instances(session, case):
+            if instance.status == COMPLETED:
+                continue
+            workflow = self._load(instance)
+            for task in runtime.current_elements(workflow):
+                found.append({"process": task.workflow.spec.name,
+                              "element": task.task_spec.bpmn_id,
+                              "name": task.task_spec.bpmn_name})
+        return found
+
     def case_instances(self, session: Session, case: Case) -> list[Instance]:
         return list(session.scalars(select(Instance).where(Instance.case_id == case.id)))
 

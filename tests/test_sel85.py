@@ -597,3 +597,26 @@ def test_a_draft_of_a_task_the_process_cancels_goes_with_it(app, api, session):
     session.expire_all()
     assert session.get(TaskDraft, task["id"]) is None
     _task(worker, case, "afgoerelse")
+
+
+def test_the_case_page_shows_consents_requests_and_issued_letters(app, api, session):
+    from web_helpers import _login
+
+    worker, case = _open(api)
+    _complete(worker, case, "registrer_henvendelse", ENQUIRY)
+    _complete(worker, case, "samtykke", CONSENT)
+    _complete(worker, case, "plan_indhentning", {"formaal": "Udredning.",
+                                                 "anmodninger": [GP_REQUEST]})
+    [consent_letter] = _letters(session, case, "samtykke")
+    worker.patch(f"/api/v1/letters/{consent_letter.id}",
+                 json={"texts": {"formaal": "At udrede dit behov for støtte."}})
+    assert worker.post(f"/api/v1/letters/{consent_letter.id}/issue").status_code == 200
+    client = app.test_client()
+    _login(client)
+    page = client.get(f"/sager/{case['id']}").get_data(as_text=True)
+    assert "Samtykker" in page and "egen_laege, psykiatri" in page
+    assert "Lægerne i Søndergade" in page and "Afventer svar" in page
+    assert "Registrér svar" in page  # the open task of the request
+    assert f"/breve/{consent_letter.id}/pdf" in page
+    pdf = client.get(f"/breve/{consent_letter.id}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

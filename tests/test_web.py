@@ -7,20 +7,7 @@ from __future__ import annotations
 import re
 
 from conftest import PASSWORD, new_case_body
-
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
-
-
-def _login(client, username="sagsbehandler", password=PASSWORD, next_=""):
-    page = client.get("/login")
-    return client.post("/login", data={"csrf_token": _csrf(page.get_data(as_text=True)),
-                                       "username": username, "password": password,
-                                       "next": next_})
+from web_helpers import _csrf, _login
 
 
 def _open_case(api, **kw):
@@ -136,3 +123,39 @@ def test_unknown_pages_and_tabs_are_danish_error_pages(app):
         assert "Siden findes ikke" in response.get_data(as_text=True)
     # the API still answers in JSON
     assert client.get("/api/v1/findes-ikke").is_json
+
+
+def test_the_case_page_shows_the_whole_case_and_logs_the_view(app, api, session):
+    from sqlalchemy import select
+
+    from engine.models import AccessLog
+
+    case = _open_case(api, cpr="0102031234")
+    client = app.test_client()
+    _login(client)
+    inbox = client.get("/indbakke").get_data(as_text=True)
+    assert f'href="/sager/{case["id"]}"' in inbox  # a deep link from the inbox
+    response = client.get(f"/sager/{case['id']}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert case["number"] in page and "Emil Hansen" in page
+    assert "010203-xxxx" in page and "0102031234" not in page
+    for heading in ("Borger og parter", "Åbne opgaver", "Frister", "Breve", "Processen",
+                    "Tidslinje"):
+        assert heading in page, heading
+    assert case["open_tasks"][0]["name"] in page
+    assert "case_created" in page  # the timeline
+    session.expire_all()
+    views = session.scalars(select(AccessLog).where(AccessLog.case_id == case["id"])).all()
+    assert any(v.action == "view_case" for v in views)
+
+
+def test_a_case_of_another_team_is_refused_with_a_page(app, api):
+    case = _open_case(api)
+    client = app.test_client()
+    _login(client, username="sagsbehandler2")
+    response = client.get(f"/sager/{case['id']}")
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "Ingen adgang" in page and case["number"] not in page
+    assert client.get("/sager/999999").status_code == 404

@@ -179,6 +179,46 @@ def task_action(task_id, action):
     return redirect(_safe_next(request.form.get("next")))
 
 
+# -- the case page -----------------------------------------------------------------------------
+
+# A deadline's traffic light and its Danish word, by state.
+DEADLINE_LIGHTS = {"met": ("groen", "Overholdt"), "closed": ("graa", "Afsluttet med sagen"),
+                   "paused": ("graa", "Sat i bero"), "overdue": ("roed", "Overskredet"),
+                   "due_soon": ("gul", "Snart"), "open": ("groen", "I gang")}
+
+
+@bp.get("/sager/<int(max=2147483647):case_id>")
+@login_required
+def case_page(case_id):
+    """One page for the whole case. Viewing it is logged (who, when, which case)."""
+    service = casework()
+    with transaction(db.session) as session_:
+        case = service.get_case(session_, current_user, case_id)
+        page = {
+            "case": case,
+            "tasks": service.open_tasks_of_case(session_, case),
+            "deadlines": service.case_deadlines(session_, case),
+            "letters": current_app.extensions["letters"].list_letters(
+                session_, current_user, case.id),
+            "timeline": list(reversed(service.timeline(session_, case))),
+            "record": service.case_record(session_, case),
+            "positions": service.positions(session_, case),
+            "instances": service.case_instances(session_, case),
+        }
+    return render_template("case.html.j2", lights=DEADLINE_LIGHTS, now=_now(), **page)
+
+
+@bp.get("/breve/<int(max=2147483647):letter_id>/pdf")
+@login_required
+def letter_pdf(letter_id):
+    """An issued letter's PDF, as it was issued."""
+    with transaction(db.session) as session_:
+        letter = current_app.extensions["letters"].pdf(session_, current_user, letter_id)
+        body, name = letter.pdf, f"brev-{letter.id}.pdf"
+    return current_app.response_class(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"'})
+
+
 def _now():
     from engine.clock import now
 

@@ -242,3 +242,11 @@ def resolve_date(task, expression: str | None, created: datetime) -> datetime | 
         return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
     raise ValueError(f"cannot use {value!r} as a date")
 
+
+def current_elements(workflow: BpmnWorkflow) -> list:
+    """The tasks a workflow stands at: ready user tasks and waiting events (timers,
+    messages), in its subprocesses too."""
+    return [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+            if getattr(t.task_spec, "bpmn_id", None)
+            and (isinstance(t.task_spec, CaseUserTask)
+                 or getattr(t.task_spec, "event_definition", None) is not None)]
