@@ -55,7 +55,7 @@ def deadline_queue(query):
             per_page=None if as_csv else query["per_page"])
         if not as_csv:
             return result
-        body = _csv(result["items"])
+        body = deadline_rows_csv(result["items"])
     filename = f"frister-{query['state']}.csv"
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -65,7 +65,7 @@ def _local(moment) -> str:
     return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _csv(items) -> str:
+def deadline_rows_csv(items) -> str:
     """Semicolon-separated with a byte order mark: what Danish Excel opens as columns."""
     out = io.StringIO()
     out.write("\ufeff")

@@ -27,15 +27,17 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
+from engine import oversight
 from engine.accounts import authenticate
 from engine.cpr import mask_cpr
 from engine.db import transaction
-from engine.errors import Locked, SagsflowError, Unauthorized
+from engine.errors import Locked, SagsflowError, Unauthorized, ValidationFailed
 from engine.letters.render import danish_date
 from engine.models import LEADER, User
 from engine.services import Casework
 
 from ..extensions import db
+from ..oversight import deadline_rows_csv
 
 bp = Blueprint("web", __name__, template_folder="../templates/web")
 login_manager = LoginManager()
@@ -217,6 +219,81 @@ def letter_pdf(letter_id):
         body, name = letter.pdf, f"brev-{letter.id}.pdf"
     return current_app.response_class(body, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{name}"'})
+
+
+# -- the leaders' deadline queue -------------------------------------------------------------
+
+GROUP_NAMES = {"team": "Team", "caseworker": "Sagsbehandler", "key": "Frist",
+               "process": "Proces"}
+STATE_NAMES = {"overdue": "Overskredne", "due_soon": "Snart forfaldne"}
+
+
+def _queue_filter():
+    args = request.args
+    state = args.get("tilstand", "overdue")
+    group = args.get("gruppe") or "caseworker"
+    if state not in STATE_NAMES or group not in GROUP_NAMES:
+        abort(404)
+    wanted = oversight.QueueFilter(state=state, team=args.get("team") or None,
+                                   caseworker=args.get("sagsbehandler") or None,
+                                   key=args.get("frist") or None,
+                                   process=args.get("proces") or None)
+    return wanted, group
+
+
+@bp.get("/frister")
+@login_required
+def queue():
+    """Overdue and due-soon deadlines: grouped, a traffic light per caseworker, drill down to
+    the case, CSV export, and moving cases to another caseworker."""
+    wanted, group = _queue_filter()
+    page = request.args.get("side", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
+    with transaction(db.session) as session_:
+        result = oversight.deadline_queue(session_, current_user, wanted, group_by=group,
+                                          page=page, per_page=100)
+        people = [light for light in result["caseworkers"] if light["username"]]
+    return render_template("queue.html.j2", result=result, wanted=wanted, group=group,
+                           groups=GROUP_NAMES, states=STATE_NAMES, people=people,
+                           args=request.args)
+
+
+@bp.get("/frister.csv")
+@login_required
+def queue_csv():
+    """Every row of the queue as the filters give it, for Excel."""
+    wanted, group = _queue_filter()
+    with transaction(db.session) as session_:
+        result = oversight.deadline_queue(session_, current_user, wanted, group_by=group,
+                                          per_page=None)
+        body = deadline_rows_csv(result["items"])
+    return current_app.response_class(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="frister-{wanted.state}.csv"'})
+
+
+@bp.post("/frister/flyt")
+@login_required
+def reassign():
+    """Move the chosen cases, or a caseworker's whole caseload, to another caseworker."""
+    giver, taker = request.form.get("fra", ""), request.form.get("til", "")
+    whole = request.form.get("hele") == "1"
+    case_ids = [int(v) for v in request.form.getlist("sag") if v.isdigit()]
+    back = _safe_next(request.form.get("next"))
+    if not whole and not case_ids:
+        flash(_("Vælg de sager, der skal flyttes, eller flyt hele sagsstammen."), "error")
+        return redirect(back)
+    try:
+        with transaction(db.session) as session_:
+            moved = oversight.reassign(session_, current_user, giver, taker,
+                                       None if whole else case_ids)
+        flash(_("%(n)d sager er flyttet fra %(fra)s til %(til)s.", n=len(moved["cases"]),
+                fra=giver, til=taker))
+    except ValidationFailed as exc:
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
+        flash(_("Intet er flyttet: %(why)s", why=details or exc.message), "error")
+    except SagsflowError as exc:
+        flash(_("Intet er flyttet: %(why)s", why=exc.message), "error")
+    return redirect(back)
 
 
 def _now():
