@@ -7,13 +7,13 @@ onto them), through the partial index of deadlines that still run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from . import audit
-from .clock import local_date, now
+from .clock import LOCAL_TZ, local_date, now
 from .errors import Forbidden, NotFound, ValidationFailed
 from .models import (
     ADMIN,
@@ -294,3 +294,51 @@ def reassign(session: Session, user: User, from_username: str, to_username: str,
     return {"from": from_username, "to": to_username,
             "cases": [c.number for c in cases], "tasks_moved": moved_tasks,
             "tasks_unassigned": left_tasks}
+
+
+# -- caseload ------------------------------------------------------------------------------
+
+
+def caseload(session: Session, user: User) -> list[dict]:
+    """Per caseworker of the teams the user leads (all for an administrator): open cases,
+    the age of the oldest and the median open case (days since received), tasks due this
+    week (to Sunday) and overdue tasks assigned to them, and a traffic light (red with an
+    overdue task, yellow with tasks due this week)."""
+    require_role(user, LEADER, ADMIN)
+    teams, _ = queue_scope(user)
+    moment = now()
+    today = local_date(moment)
+    week_end = datetime.combine(today + timedelta(days=6 - today.weekday()), time.max,
+                                tzinfo=LOCAL_TZ)
+    people = select(User).where(User.active.is_(True), User.role.in_((CASEWORKER, LEADER)))
+    if teams is not None:
+        people = people.join(Membership).where(Membership.team_id.in_(teams or {-1}))
+    people = list(session.scalars(people.distinct().order_by(User.full_name)))
+    ids = [p.id for p in people] or [-1]
+    open_cases = Case.status.in_(("active", "expected", "dormant"))
+    case_filter = [Case.caseworker_id.in_(ids), open_cases]
+    if teams is not None:
+        case_filter.append(Case.team_id.in_(teams or {-1}))
+    received: dict[int, list] = {}
+    for worker, at in session.execute(select(Case.caseworker_id, Case.received_at)
+                                      .where(*case_filter)):
+        received.setdefault(worker, []).append(at)
+    task_filter = [Task.state == READY, Task.assignee_id.in_(ids)]
+    if teams is not None:
+        task_filter.append(Task.team_id.in_(teams or {-1}))
+    due = dict(session.execute(select(Task.assignee_id, func.count()).where(
+        *task_filter, Task.due_at >= moment, Task.due_at <= week_end)
+        .group_by(Task.assignee_id)).all())
+    late = dict(session.execute(select(Task.assignee_id, func.count()).where(
+        *task_filter, Task.due_at < moment).group_by(Task.assignee_id)).all())
+    rows = []
+    for person in people:
+        ages = sorted((today - local_date(at)).days for at in received.get(person.id, []))
+        overdue, this_week = late.get(person.id, 0), due.get(person.id, 0)
+        rows.append({
+            "username": person.username, "full_name": person.full_name,
+            "open_cases": len(ages), "oldest_days": ages[-1] if ages else None,
+            "median_days": ages[len(ages) // 2] if ages else None,
+            "due_this_week": this_week, "overdue": overdue,
+            "light": RED if overdue else YELLOW if this_week else GREEN})
+    return rows  # counts only, no case or citizen: nothing to log

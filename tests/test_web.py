@@ -226,3 +226,26 @@ def test_a_caseworker_cannot_move_cases(app, api):
     assert "Intet er flyttet" in client.get("/frister").get_data(as_text=True)
     body = api("sagsbehandler").get(f"/api/v1/cases/{case['id']}").get_json()
     assert body["caseworker"]["username"] == "sagsbehandler"
+
+
+def test_the_caseload_page_counts_cases_age_and_tasks_per_caseworker(app, api):
+    from datetime import timedelta
+
+    from engine.clock import now
+
+    _open_case(api, received_at=(now() - timedelta(days=10)).isoformat(timespec="seconds"))
+    _overdue_case(api, app)  # 30 hours old, its assessment overdue
+    client = app.test_client()
+    _login(client, username="leder")
+    page = client.get("/sagsbyrde").get_data(as_text=True)
+    rows = re.findall(r"<tr><td><a href=\"/frister\?sagsbehandler=(\w+)\">.*?</tr>", page,
+                      re.S)
+    assert "sagsbehandler" in rows and "sagsbehandler2" not in rows  # only the leader's team
+    row = re.search(r'sagsbehandler=sagsbehandler">.*?</tr>', page, re.S).group(0)
+    cells = re.findall(r"<td>([^<]*)</td>", row)
+    assert cells[:2] == ["2", "10"]  # open cases, the oldest 10 days old
+    assert "Rød" in row  # an overdue task
+    # a caseworker has no caseload page
+    worker = app.test_client()
+    _login(worker)
+    assert worker.get("/sagsbyrde").status_code == 403

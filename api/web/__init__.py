@@ -296,6 +296,15 @@ def reassign():
     return redirect(back)
 
 
+@bp.get("/sagsbyrde")
+@login_required
+def caseload():
+    """Per caseworker: open cases, case age, tasks due this week, overdue tasks."""
+    with transaction(db.session) as session_:
+        rows = oversight.caseload(session_, current_user)
+    return render_template("caseload.html.j2", rows=rows)
+
+
 def _now():
     from engine.clock import now
 
