@@ -249,3 +249,32 @@ def test_the_caseload_page_counts_cases_age_and_tasks_per_caseworker(app, api):
     worker = app.test_client()
     _login(worker)
     assert worker.get("/sagsbyrde").status_code == 403
+
+
+def test_a_new_notification_opens_a_case_and_bad_input_is_named_on_the_page(app, api):
+    client = app.test_client()
+    _login(client)
+    page = client.get("/sager/ny").get_data(as_text=True)
+    assert "Underretning om et barn" in page and 'for="cpr"' in page
+    bad = client.post("/sager/ny", data={"csrf_token": _csrf(page), "proces": "sel50",
+                                         "cpr": "3102101234", "navn": "",
+                                         "modtaget_dato": "2026-13-40"})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert "Sagen er ikke oprettet" in text and 'id="fejl-modtaget_dato"' in text
+    assert api("sagsbehandler").get("/api/v1/cases").get_json()["total"] == 0  # nothing made
+    bad = client.post("/sager/ny", data={"csrf_token": _csrf(page), "proces": "sel50",
+                                         "cpr": "3102101234", "navn": "",
+                                         "modtaget_dato": "2026-11-20", "modtaget_tid": "09:30"})
+    text = bad.get_data(as_text=True)
+    assert 'id="fejl-cpr"' in text and 'id="fejl-navn"' in text
+    assert 'value="3102101234"' in text  # what was typed stays
+    made = client.post("/sager/ny", data={
+        "csrf_token": _csrf(page), "proces": "sel50", "cpr": "0105134321", "navn": "Ida Ærø",
+        "adresse": "Havnegade 3", "modtaget_dato": "2026-11-20", "modtaget_tid": "09:30"})
+    assert made.status_code == 302 and "/sager/" in made.headers["Location"]
+    case_page = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert "er oprettet" in case_page and "Ida Ærø" in case_page
+    assert "Vurdér underretningen" in case_page
+    [case] = api("sagsbehandler").get("/api/v1/cases").get_json()["items"]
+    assert case["received_at"].startswith("2026-11-20T08:30")  # 09:30 Danish time

@@ -8,6 +8,7 @@ the field messages), never a stack trace."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import (
@@ -29,6 +30,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine import oversight
 from engine.accounts import authenticate
+from engine.clock import LOCAL_TZ
 from engine.cpr import mask_cpr
 from engine.db import transaction
 from engine.errors import Locked, SagsflowError, Unauthorized, ValidationFailed
@@ -179,6 +181,59 @@ def task_action(task_id, action):
     except SagsflowError as exc:
         flash(exc.message, "error")
     return redirect(_safe_next(request.form.get("next")))
+
+
+# -- a new case ------------------------------------------------------------------------------
+
+NEW_CASE_KINDS = {"sel50": "Underretning om et barn (Barnets lov § 20, tidl. SEL § 50)",
+                  "sel85": "Ansøgning om socialpædagogisk støtte (SEL § 85)"}
+
+
+@bp.route("/sager/ny", methods=["GET", "POST"])
+@login_required
+def new_case():
+    """A notification (§ 50) or an application (§ 85), with the date and time it was
+    received (back-dating is allowed and logged)."""
+    form = request.form if request.method == "POST" else {
+        "proces": request.args.get("proces", "sel50")}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        kind = form.get("proces")
+        if kind not in NEW_CASE_KINDS:
+            errors["proces"] = [_("Vælg, hvad der er modtaget.")]
+        received = _received_at(form.get("modtaget_dato"), form.get("modtaget_tid"), errors)
+        team_id = form.get("team")
+        if not errors:
+            try:
+                with transaction(db.session) as session_:
+                    case = casework().open_case(
+                        session_, current_user, kind,
+                        {"cpr": form.get("cpr", ""), "name": form.get("navn", ""),
+                         "address": form.get("adresse") or None}, received,
+                        team_id=int(team_id) if team_id and team_id.isdigit() else None)
+                    case_id, number = case.id, case.number
+                flash(_("Sag %(number)s er oprettet.", number=number))
+                return redirect(url_for("web.case_page", case_id=case_id))
+            except ValidationFailed as exc:
+                names = {"citizen.cpr": "cpr", "citizen.name": "navn", "received_at":
+                         "modtaget_dato", "team_id": "team"}
+                for field, messages in exc.fields.items():
+                    errors.setdefault(names.get(field, field), []).extend(messages)
+    teams = sorted(((m.team.id, m.team.name) for m in current_user.memberships),
+                   key=lambda t: t[1])
+    status = 422 if errors else 200
+    return render_template("new_case.html.j2", kinds=NEW_CASE_KINDS, form=form, errors=errors,
+                           teams=teams, today=_now().astimezone(LOCAL_TZ)), status
+
+
+def _received_at(day: str | None, clock: str | None, errors: dict):
+    """The received moment from a date and an optional time (Danish time)."""
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock or '00:00'}")
+    except (TypeError, ValueError):
+        errors["modtaget_dato"] = [_("Skriv datoen som åååå-mm-dd og tiden som tt:mm.")]
+        return None
+    return moment.replace(tzinfo=LOCAL_TZ)
 
 
 # -- the case page -----------------------------------------------------------------------------
