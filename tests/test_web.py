@@ -278,3 +278,13 @@ def test_a_new_notification_opens_a_case_and_bad_input_is_named_on_the_page(app,
     assert "Vurdér underretningen" in case_page
     [case] = api("sagsbehandler").get("/api/v1/cases").get_json()["items"]
     assert case["received_at"].startswith("2026-11-20T08:30")  # 09:30 Danish time
+
+
+def test_what_users_typed_is_escaped_on_every_page(app, api):
+    case = _open_case(api, name='<script>alert("x")</script> Hansen')
+    client = app.test_client()
+    _login(client)
+    for url in ("/indbakke", f"/sager/{case['id']}"):
+        page = client.get(url).get_data(as_text=True)
+        assert "<script>alert" not in page, url
+        assert "&lt;script&gt;alert" in page, url

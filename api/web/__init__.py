@@ -27,6 +27,7 @@ from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import select_autoescape
 
 from engine import oversight
 from engine.accounts import authenticate
@@ -58,6 +59,8 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_locale, default_locale="da")
     app.register_blueprint(bp)
+    # Flask escapes only templates named .html; the pages are .html.j2.
+    app.jinja_env.autoescape = select_autoescape(("html", "htm", "xml", "j2"))
     app.jinja_env.filters["masked_cpr"] = mask_cpr
     app.jinja_env.filters["dato"] = danish_date
 
