@@ -288,3 +288,40 @@ def test_what_users_typed_is_escaped_on_every_page(app, api):
         page = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in page, url
         assert "&lt;script&gt;alert" in page, url
+
+
+def test_a_task_is_worked_from_its_page_with_drafts_and_field_errors(app, api):
+    case = _open_case(api)
+    [task] = case["open_tasks"]
+    client = app.test_client()
+    _login(client)
+    inbox = client.get("/indbakke").get_data(as_text=True)
+    assert f'href="/opgaver/{task["id"]}"' in inbox
+    page = client.get(f"/opgaver/{task['id']}").get_data(as_text=True)
+    assert task["name"] in page and 'name="henvendelse"' in page
+    # a draft: kept, shown on the next visit, and by the autosave as JSON
+    saved = client.post(f"/opgaver/{task['id']}/kladde", data={
+        "csrf_token": _csrf(page), "_version": "0", "henvendelse": "Bekymring fra skolen"})
+    assert saved.status_code == 302
+    page = client.get(f"/opgaver/{task['id']}").get_data(as_text=True)
+    assert "Kladden er gemt." in page and "Bekymring fra skolen" in page
+    auto = client.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
+        "csrf_token": _csrf(page), "_version": "1", "henvendelse": "Bekymring fra skolen."})
+    assert auto.status_code == 200 and auto.get_json()["version"] == 2
+    stale = client.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
+        "csrf_token": _csrf(page), "_version": "1", "henvendelse": "Noget andet"})
+    assert stale.status_code == 409
+    # completing without the required answer: the page again, the field named
+    refused = client.post(f"/opgaver/{task['id']}/afslut", data={
+        "csrf_token": _csrf(page), "henvendelse": "Bekymring fra skolen."})
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert 'aria-invalid="true"' in text and "Bekymring fra skolen." in text
+    assert api("sagsbehandler").get(f"/api/v1/tasks/{task['id']}").get_json()["state"] == \
+        "ready"
+    done = client.post(f"/opgaver/{task['id']}/afslut", data={
+        "csrf_token": _csrf(page), "henvendelse": "Bekymring fra skolen.", "udfald": "oplys"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/sager/{case['id']}")
+    after = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "er afsluttet." in after and "Næste:" in after
+    assert "ikke længere åben" in client.get(f"/opgaver/{task['id']}").get_data(as_text=True)

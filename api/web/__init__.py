@@ -41,6 +41,7 @@ from engine.services import Casework
 
 from ..extensions import db
 from ..oversight import deadline_rows_csv
+from . import form_render
 
 bp = Blueprint("web", __name__, template_folder="../templates/web")
 login_manager = LoginManager()
@@ -166,6 +167,77 @@ def inbox():
         processes = [p["process_id"] for p in service.list_processes(session_, current_user)]
     return render_template("inbox.html.j2", tab=tab, tabs=TABS, counts=counts, listed=listed,
                            process=process, processes=processes, now=_now())
+
+
+# -- a task ------------------------------------------------------------------------------------
+
+def _task_page(task, form, values, errors=None, status=200):
+    tree = form_render.fields(form.schema, values, errors or {}, casework().forms)
+    summary = form_render.error_summary(tree, errors) if errors else None
+    return render_template("task.html.j2", task=task, form=form, fields=tree,
+                           summary=summary, draft=getattr(task, "draft", None),
+                           now=_now()), status
+
+
+@bp.get("/opgaver/<task_id>")
+@login_required
+def task_page(task_id):
+    """A task's form, pre-filled from the case with a saved draft over it."""
+    service = casework()
+    with transaction(db.session) as session_:
+        task, values = service.get_task(session_, current_user, task_id)
+        form = service.forms.get(task.form_key)
+        if task.state != "ready" or form is None:
+            return render_template("task_done.html.j2", task=task)
+    return _task_page(task, form, values)
+
+
+@bp.post("/opgaver/<task_id>/kladde")
+@login_required
+def save_draft(task_id):
+    """Keep what is typed (the button, or the page's autosave every few seconds)."""
+    service = casework()
+    version = request.form.get("_version", "")
+    with transaction(db.session) as session_:
+        task, _values = service.get_task(session_, current_user, task_id)
+        form = service.forms.get(task.form_key)
+        data = form_render.parse(form.schema, request.form) if form else {}
+        try:
+            draft = service.save_draft(session_, current_user, task_id, data,
+                                       int(version) if version.isdigit() else None)
+            saved = (draft.version, draft.saved_at)
+        except ValidationFailed as exc:
+            if request.headers.get("X-Autosave"):
+                return {"fields": exc.fields}, 422
+            return _task_page(task, form, data, exc.fields, 422)
+    if request.headers.get("X-Autosave"):
+        return {"version": saved[0], "saved_at": saved[1].isoformat()}
+    flash(_("Kladden er gemt."))
+    return redirect(url_for("web.task_page", task_id=task_id))
+
+
+@bp.post("/opgaver/<task_id>/afslut")
+@login_required
+def complete_task(task_id):
+    """Complete the task; then the case page, which shows what the process does next."""
+    service = casework()
+    with transaction(db.session) as session_:
+        task, _values = service.get_task(session_, current_user, task_id)
+        form = service.forms.get(task.form_key)
+        data = form_render.parse(form.schema, request.form) if form else {}
+    try:
+        with transaction(db.session) as session_:
+            done = service.complete_task(session_, current_user, task_id, data)
+            case_id, name = done.case_id, done.name
+            upcoming = [t.name for t in service.open_tasks_of_case(session_, done.case)]
+    except ValidationFailed as exc:
+        with transaction(db.session) as session_:
+            task, _values = service.get_task(session_, current_user, task_id)
+            return _task_page(task, form, data, exc.fields, 422)
+    flash(_("“%(name)s” er afsluttet.", name=name) + " " + (
+        _("Næste: %(next)s.", next=", ".join(upcoming)) if upcoming
+        else _("Der er ingen åbne opgaver på sagen nu.")))
+    return redirect(url_for("web.case_page", case_id=case_id))
 
 
 @bp.post("/opgaver/<task_id>/<action>")
