@@ -325,3 +325,35 @@ def test_a_task_is_worked_from_its_page_with_drafts_and_field_errors(app, api):
     after = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "er afsluttet." in after and "Næste:" in after
     assert "ikke længere åben" in client.get(f"/opgaver/{task['id']}").get_data(as_text=True)
+
+
+def test_a_letter_is_previewed_edited_and_issued_from_its_page(app, api):
+    case = _open_case(api)
+    made = api("sagsbehandler").post(f"/api/v1/cases/{case['id']}/letters",
+                                      json={"letter": "lukning", "texts": {}})
+    assert made.status_code == 201, made.get_json()
+    letter_id = made.get_json()["id"]
+    client = app.test_client()
+    _login(client)
+    case_page = client.get(f"/sager/{case['id']}").get_data(as_text=True)
+    assert f'href="/breve/{letter_id}"' in case_page
+    page = client.get(f"/breve/{letter_id}").get_data(as_text=True)
+    assert 'name="tekst.aarsag"' in page and "Forhåndsvisning" in page
+    # issuing without the reason the letter needs: named, nothing issued
+    refused = client.post(f"/breve/{letter_id}", data={"csrf_token": _csrf(page),
+                                                        "tekst.aarsag": "", "udsend": "1"})
+    assert refused.status_code == 422 and "tekst.aarsag" in refused.get_data(as_text=True)
+    saved = client.post(f"/breve/{letter_id}", data={
+        "csrf_token": _csrf(page), "tekst.aarsag": "Familien klarer sig <godt>."})
+    assert saved.status_code == 302
+    page = client.get(f"/breve/{letter_id}").get_data(as_text=True)
+    assert "Brevet er gemt." in page and "Familien klarer sig &lt;godt&gt;." in page
+    assert "srcdoc=" in page and "<godt>" not in page
+    issued = client.post(f"/breve/{letter_id}", data={
+        "csrf_token": _csrf(page), "tekst.aarsag": "Familien klarer sig godt.", "udsend": "1"})
+    assert issued.status_code == 302
+    after = client.get(issued.headers["Location"]).get_data(as_text=True)
+    assert "er udsendt." in after and f"/breve/{letter_id}/pdf" in after
+    assert client.get(f"/breve/{letter_id}/pdf").data.startswith(b"%PDF")
+    # an issued letter has no edit form
+    assert 'name="tekst.aarsag"' not in client.get(f"/breve/{letter_id}").get_data(as_text=True)

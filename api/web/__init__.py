@@ -340,6 +340,60 @@ def case_page(case_id):
     return render_template("case.html.j2", lights=DEADLINE_LIGHTS, now=_now(), **page)
 
 
+def _letter_page(letter_id: int, errors: dict | None = None, status: int = 200):
+    letters = current_app.extensions["letters"]
+    with transaction(db.session) as session_:
+        letter = letters.get(session_, current_user, letter_id)
+        letter_type = letters.catalogue.get(letter.key)
+        missing, preview = {}, None
+        try:
+            preview = letters.preview(session_, current_user, letter_id)
+        except ValidationFailed as exc:
+            missing = exc.fields
+        values = [p.split(".", 1)[1] for p in letter_type.requires if p.startswith("data.")]
+        page = render_template("letter.html.j2", letter=letter, letter_type=letter_type,
+                               preview=preview, missing=missing, errors=errors or {},
+                               values=values)
+    return page, status
+
+
+@bp.get("/breve/<int(max=2147483647):letter_id>")
+@login_required
+def letter_page(letter_id):
+    """A letter: its preview, and while a draft its free-text blocks and the values nothing
+    on the case holds, to edit; then issue it."""
+    return _letter_page(letter_id)
+
+
+@bp.post("/breve/<int(max=2147483647):letter_id>")
+@login_required
+def edit_letter(letter_id):
+    letters = current_app.extensions["letters"]
+    with transaction(db.session) as session_:
+        letter_type = letters.catalogue.get(letters.get(session_, current_user, letter_id).key)
+    texts = {b.name: request.form.get(f"tekst.{b.name}", "") for b in letter_type.texts
+             if f"tekst.{b.name}" in request.form}
+    values = {k.split(".", 1)[1]: v for k, v in request.form.items()
+              if k.startswith("data.") and v.strip()}
+    try:
+        with transaction(db.session) as session_:
+            letters.update_draft(session_, current_user, letter_id, texts or None,
+                                 None, values or None)
+    except ValidationFailed as exc:
+        return _letter_page(letter_id, exc.fields, 422)
+    if request.form.get("udsend"):
+        try:
+            with transaction(db.session) as session_:
+                issued = letters.issue(session_, current_user, letter_id)
+                case_id, title = issued.case_id, issued.title
+        except ValidationFailed as exc:
+            return _letter_page(letter_id, exc.fields, 422)
+        flash(_("“%(title)s” er udsendt.", title=title))
+        return redirect(url_for("web.case_page", case_id=case_id))
+    flash(_("Brevet er gemt."))
+    return redirect(url_for("web.letter_page", letter_id=letter_id))
+
+
 @bp.get("/breve/<int(max=2147483647):letter_id>/pdf")
 @login_required
 def letter_pdf(letter_id):
