@@ -34,3 +34,27 @@ def timeline(session: Session, case_id: int) -> list[AuditEvent]:
     return list(session.scalars(
         select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
     ))
+
+
+def search_access(session: Session, user: User, *, username: str | None = None,
+                  case_number: str | None = None, since=None, until=None,
+                  limit: int = 200) -> list[tuple[AccessLog, str, str | None]]:
+    """Who looked at which case, newest first: for administrators only. Each row with the
+    username and the case number."""
+    from .models import ADMIN, Case
+    from .permissions import require_role
+
+    require_role(user, ADMIN)
+    query = (select(AccessLog, User.username, Case.number)
+             .join(User, User.id == AccessLog.user_id)
+             .outerjoin(Case, Case.id == AccessLog.case_id))
+    if username:
+        query = query.where(User.username == username)
+    if case_number:
+        query = query.where(Case.number == case_number)
+    if since is not None:
+        query = query.where(AccessLog.at >= since)
+    if until is not None:
+        query = query.where(AccessLog.at < until)
+    return [tuple(row) for row in session.execute(
+        query.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit))]

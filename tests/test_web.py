@@ -357,3 +357,22 @@ def test_a_letter_is_previewed_edited_and_issued_from_its_page(app, api):
     assert client.get(f"/breve/{letter_id}/pdf").data.startswith(b"%PDF")
     # an issued letter has no edit form
     assert 'name="tekst.aarsag"' not in client.get(f"/breve/{letter_id}").get_data(as_text=True)
+
+
+def test_administrators_search_who_looked_at_which_case(app, api):
+    case = _open_case(api)
+    viewer = app.test_client()
+    _login(viewer, username="leder")
+    viewer.get(f"/sager/{case['id']}")
+    admin = app.test_client()
+    _login(admin, username="admin")
+    page = admin.get(f"/adgangslog?sag={case['number']}").get_data(as_text=True)
+    rows = re.findall(r"<tr><td><time[^>]*>[^<]*</time></td><td>(\w+)</td><td>([^<]*)</td>"
+                      r"<td>(\w+)</td></tr>", page)
+    assert ("leder", case["number"], "view_case") in rows
+    only_leader = admin.get("/adgangslog?bruger=leder").get_data(as_text=True)
+    assert "<td>sagsbehandler</td>" not in only_leader
+    bad = admin.get("/adgangslog?fra=igaar")
+    assert bad.status_code == 422 and 'id="fejl-fra"' in bad.get_data(as_text=True)
+    # nobody else may search it
+    assert viewer.get("/adgangslog").status_code == 403

@@ -8,7 +8,7 @@ the field messages), never a stack trace."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -29,14 +29,14 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import select_autoescape
 
-from engine import oversight
+from engine import audit, oversight
 from engine.accounts import authenticate
 from engine.clock import LOCAL_TZ
 from engine.cpr import mask_cpr
 from engine.db import transaction
 from engine.errors import Locked, SagsflowError, Unauthorized, ValidationFailed
-from engine.letters.render import danish_date
-from engine.models import LEADER, User
+from engine.letters.render import clock, danish_date
+from engine.models import ADMIN, LEADER, User
 from engine.services import Casework
 
 from ..extensions import db
@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.autoescape = select_autoescape(("html", "htm", "xml", "j2"))
     app.jinja_env.filters["masked_cpr"] = mask_cpr
     app.jinja_env.filters["dato"] = danish_date
+    app.jinja_env.filters["klokken"] = clock
 
     @app.before_request
     def _csrf_for_pages():
@@ -487,6 +488,33 @@ def caseload():
     with transaction(db.session) as session_:
         rows = oversight.caseload(session_, current_user)
     return render_template("caseload.html.j2", rows=rows)
+
+
+@bp.get("/adgangslog")
+@login_required
+def access_log():
+    """Administrators search who looked at which case and when."""
+    args = request.args
+    errors: dict[str, list[str]] = {}
+    bounds = {}
+    for name in ("fra", "til"):
+        if args.get(name):
+            try:
+                day = datetime.fromisoformat(args[name]).replace(tzinfo=LOCAL_TZ)
+                bounds[name] = day + (timedelta(days=1) if name == "til" else timedelta())
+            except ValueError:
+                errors[name] = [_("Skriv datoen som åååå-mm-dd.")]
+    rows = []
+    with transaction(db.session) as session_:
+        if not errors:
+            rows = audit.search_access(
+                session_, current_user, username=args.get("bruger") or None,
+                case_number=args.get("sag") or None, since=bounds.get("fra"),
+                until=bounds.get("til"))
+        elif current_user.role != ADMIN:
+            abort(403)
+    return render_template("access_log.html.j2", rows=rows, args=args,
+                           errors=errors), 422 if errors else 200
 
 
 def _now():
