@@ -36,7 +36,8 @@ from engine.cpr import mask_cpr
 from engine.db import transaction
 from engine.errors import Locked, SagsflowError, Unauthorized, ValidationFailed
 from engine.letters.render import clock, danish_date
-from engine.models import ADMIN, LEADER, User
+from engine.models import ADMIN, CASEWORKER, LEADER, User
+from engine.permissions import require_role
 from engine.services import Casework
 
 from ..extensions import db
@@ -270,6 +271,7 @@ NEW_CASE_KINDS = {"sel50": "Underretning om et barn (Barnets lov § 20, tidl. SE
 def new_case():
     """A notification (§ 50) or an application (§ 85), with the date and time it was
     received (back-dating is allowed and logged)."""
+    require_role(current_user, CASEWORKER, LEADER, ADMIN)
     form = request.form if request.method == "POST" else {
         "proces": request.args.get("proces", "sel50")}
     errors: dict[str, list[str]] = {}
