@@ -229,6 +229,17 @@ class Task(Base):
         return [g for g in self.candidate_groups.split(",") if g]
 
 
+class SavedFilter(Base):
+    """An inbox filter a user named and keeps: the page's query string."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(1000))
+
+
 class TaskDraft(Base):
     """What a user typed into a task's form and saved without completing it (any part of it,
     in any order): the form opens with it, so a timeout or a closed tab loses nothing. Kept

@@ -546,8 +546,11 @@ class Casework:
     def list_tasks(self, session: Session, user: User, scope: str = "team", *,
                    process: str | None = None, case_id: int | None = None,
                    overdue: bool = False, due_before: datetime | None = None,
+                   task_type: str | None = None, citizen: str | None = None,
                    page: int = 1, per_page: int = 50) -> Page:
-        """The inbox: open tasks the user may see, soonest due first. Reads task rows only."""
+        """The inbox: open tasks the user may see, soonest due first. Reads task rows only
+        (a citizen filter also the case's citizen: a name contains it, or the CPR number is
+        it)."""
         if scope not in TASK_SCOPES:
             raise ValidationFailed("unknown scope", {"scope": [f"must be one of {TASK_SCOPES}"]})
         conditions = [Task.state == READY]
@@ -572,6 +575,16 @@ class Casework:
             conditions.append(Task.due_at < now())
         if due_before is not None:
             conditions.append(Task.due_at < due_before)
+        if task_type:
+            conditions.append(Task.bpmn_id == task_type)
+        if citizen:
+            digits = citizen.replace("-", "").strip()
+            people = select(Citizen.id).where(
+                Citizen.cpr == digits if digits.isdigit() and len(digits) == 10 else
+                func.lower(Citizen.name).like(f"%{_like_escape(citizen.strip().lower())}%",
+                                              escape="\\"))
+            conditions.append(Task.case_id.in_(select(Case.id).where(
+                Case.citizen_id.in_(people))))
         total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
         # NULLS LAST is the index's own order on PostgreSQL, so the page is read off the
         # (team, state, due) index instead of sorting every open task of the team.

@@ -42,7 +42,8 @@ USERS = (
 )
 
 # Deleted before every test, children first; users and teams are made once per database.
-CASE_TABLES = ("access_log", "audit_events", "outbox", "letters", "case_deadlines", "tasks",
+CASE_TABLES = ("access_log", "audit_events", "outbox", "letters", "case_deadlines",
+               "task_drafts", "saved_filters", "tasks",
                "instances", "cases", "citizens", "api_tokens", "calendar_feeds",
                "process_versions")
 

@@ -376,3 +376,29 @@ def test_administrators_search_who_looked_at_which_case(app, api):
     assert bad.status_code == 422 and 'id="fejl-fra"' in bad.get_data(as_text=True)
     # nobody else may search it
     assert viewer.get("/adgangslog").status_code == 403
+
+
+def test_the_inbox_filters_by_task_type_citizen_and_due_date_and_filters_can_be_saved(app, api):
+    _open_case(api, cpr="0102031234", name="Emil Hansen")
+    other = _open_case(api, cpr="0506071234", name="Sofie Berg")
+    client = app.test_client()
+    _login(client)
+    by_name = client.get("/indbakke?borger=sofie").get_data(as_text=True)
+    assert other["number"] in by_name and "Emil Hansen" not in by_name
+    by_cpr = client.get("/indbakke?borger=010203-1234").get_data(as_text=True)
+    assert "Emil Hansen" in by_cpr and "Sofie Berg" not in by_cpr
+    assert "Sofie Berg" not in client.get("/indbakke?opgave=godkend_afgoerelse").get_data(
+        as_text=True)
+    assert "Sofie Berg" not in client.get("/indbakke?frist_foer=2000-01-01").get_data(
+        as_text=True)
+    assert client.get("/indbakke?frist_foer=snart").status_code == 422
+    page = client.get("/indbakke?borger=sofie").get_data(as_text=True)
+    saved = client.post("/indbakke/filtre", data={"csrf_token": _csrf(page), "navn": "Sofies",
+                                                  "fane": "mine", "borger": "sofie"})
+    assert saved.status_code == 302 and "borger=sofie" in saved.headers["Location"]
+    page = client.get("/indbakke").get_data(as_text=True)
+    assert 'href="/indbakke?fane=mine&amp;borger=sofie">Sofies</a>' in page
+    # saved filters are one's own
+    other_user = app.test_client()
+    _login(other_user, username="sagsbehandler3")
+    assert "Sofies" not in other_user.get("/indbakke").get_data(as_text=True)

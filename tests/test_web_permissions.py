@@ -27,7 +27,8 @@ PAGES = {
 # Pages that take a form (POST): each is tested with its own permissions in tests/test_web.py.
 POSTS = {"/login", "/logout", "/sager/ny", "/opgaver/<task_id>/<action>",
          "/opgaver/<task_id>/kladde", "/opgaver/<task_id>/afslut", "/breve/<int:letter_id>",
-         "/frister/flyt"}
+         "/frister/flyt", "/indbakke/filtre",
+         "/indbakke/filtre/<int:filter_id>/slet"}
 
 
 @pytest.fixture
@@ -47,6 +48,7 @@ def test_every_page_is_in_the_table(app):
              if rule.endpoint.startswith("web.") and "GET" in rule.methods}
     assert pages - {"/"} - {p for p in pages if "/pdf" in p} == set(PAGES)
     posts = {rule.rule.replace("<int(max=2147483647):letter_id>", "<int:letter_id>")
+             .replace("<int(max=2147483647):filter_id>", "<int:filter_id>")
              for rule in app.url_map.iter_rules()
              if rule.endpoint.startswith("web.") and "POST" in rule.methods}
     assert posts == POSTS

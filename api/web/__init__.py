@@ -9,7 +9,7 @@ the field messages), never a stack trace."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import select_autoescape
+from sqlalchemy import select
 
 from engine import audit, oversight
 from engine.accounts import authenticate
@@ -36,7 +37,7 @@ from engine.cpr import mask_cpr
 from engine.db import transaction
 from engine.errors import Locked, SagsflowError, Unauthorized, ValidationFailed
 from engine.letters.render import clock, danish_date
-from engine.models import ADMIN, CASEWORKER, LEADER, User
+from engine.models import ADMIN, CASEWORKER, LEADER, SavedFilter, User
 from engine.permissions import require_role
 from engine.services import Casework
 
@@ -157,18 +158,75 @@ def inbox():
     tab = request.args.get("fane", "mine")
     if tab not in TABS:
         abort(404)
-    process = request.args.get("proces") or None
+    filters, errors = _inbox_filters(request.args)
     page = request.args.get("side", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
     service = casework()
     with transaction(db.session) as session_:
-        counts = {scope: service.list_tasks(session_, current_user, scope, process=process,
-                                            per_page=1).total for scope in TABS}
-        listed = service.list_tasks(session_, current_user, tab, process=process, page=page,
-                                    per_page=50)
+        counts = {scope: service.list_tasks(session_, current_user, scope, per_page=1,
+                                            **filters).total for scope in TABS}
+        listed = service.list_tasks(session_, current_user, tab, page=page, per_page=50,
+                                    **filters)
         processes = [p["process_id"] for p in service.list_processes(session_, current_user)]
+        saved = list(session_.scalars(select(SavedFilter).where(
+            SavedFilter.user_id == current_user.id).order_by(SavedFilter.name)))
+    task_types = sorted({(t.bpmn_id, t.bpmn_name or t.bpmn_id)
+                         for d in service.registry.current.values() for t in d.user_tasks},
+                        key=lambda t: t[1])
     return render_template("inbox.html.j2", tab=tab, tabs=TABS, counts=counts, listed=listed,
-                           process=process, processes=processes, now=_now())
+                           processes=processes, task_types=task_types, saved=saved,
+                           args=request.args, errors=errors, now=_now()), \
+        422 if errors else 200
+
+
+def _inbox_filters(args) -> tuple[dict, dict]:
+    """The inbox's filters from the page's query: process, task type, citizen, due before."""
+    errors: dict[str, list[str]] = {}
+    due_before = None
+    if args.get("frist_foer"):
+        try:
+            day = datetime.fromisoformat(args["frist_foer"]).date()
+            due_before = datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ)
+        except ValueError:
+            errors["frist_foer"] = [_("Skriv datoen som åååå-mm-dd.")]
+    citizen = (args.get("borger") or "").strip()[:200] or None
+    return {"process": args.get("proces") or None, "task_type": args.get("opgave") or None,
+            "citizen": citizen, "due_before": due_before}, errors
+
+
+FILTER_KEYS = ("fane", "proces", "opgave", "borger", "frist_foer")
+
+
+@bp.post("/indbakke/filtre")
+@login_required
+def save_filter():
+    """Keep the inbox's current filters under a name (the same name replaces them)."""
+    name = (request.form.get("navn") or "").strip()[:100]
+    query = urlencode([(k, request.form[k]) for k in FILTER_KEYS if request.form.get(k)])
+    if not name:
+        flash(_("Giv filteret et navn."), "error")
+        return redirect(url_for("web.inbox") + ("?" + query if query else ""))
+    with transaction(db.session) as session_:
+        found = session_.scalar(select(SavedFilter).where(
+            SavedFilter.user_id == current_user.id, SavedFilter.name == name))
+        if found is None:
+            session_.add(SavedFilter(user_id=current_user.id, name=name, query=query[:1000]))
+        else:
+            found.query = query[:1000]
+    flash(_("Filteret “%(name)s” er gemt.", name=name))
+    return redirect(url_for("web.inbox") + ("?" + query if query else ""))
+
+
+@bp.post("/indbakke/filtre/<int(max=2147483647):filter_id>/slet")
+@login_required
+def delete_filter(filter_id):
+    with transaction(db.session) as session_:
+        found = session_.get(SavedFilter, filter_id)
+        if found is None or found.user_id != current_user.id:
+            abort(404)
+        session_.delete(found)
+    flash(_("Filteret er slettet."))
+    return redirect(url_for("web.inbox"))
 
 
 # -- a task ------------------------------------------------------------------------------------
