@@ -18,6 +18,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# axe-core for the browser tests' accessibility check (package.json); npm writes the stamp.
+# Without npm the step is left out and those tests skip, saying so.
+NPM := $(shell command -v npm 2>/dev/null)
+AXE := $(if $(NPM),node_modules/.package-lock.json)
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 ## Install, migrate, load demo data and serve on http://$(HOST):$(PORT)
 run: install
 	$(BIN)/sagsflow db upgrade
@@ -25,11 +32,11 @@ run: install
 	SAGSFLOW_DEMO=1 $(BIN)/sagsflow serve --host $(HOST) --port $(PORT)
 
 ## Run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
-test: install
+test: install $(AXE)
 	$(BIN)/pytest
 
 ## The suite on SQLite and on the local PostgreSQL server
-test-pg: install
+test-pg: install $(AXE)
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 ## Benchmarks on SQLite and PostgreSQL (see bench/README.md)
