@@ -18,15 +18,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# axe-core for the browser tests' accessibility check (package.json); npm writes the stamp.
-# Without npm the step is left out and those tests skip, saying so.
+# Front-end packages (package.json): bpmn-js for the case page's process diagram, axe-core for
+# the browser tests' accessibility check; npm writes the stamp. Without npm the step is left
+# out: the case page lists where the process stands instead of drawing it, and the
+# accessibility tests skip, saying so.
 NPM := $(shell command -v npm 2>/dev/null)
 AXE := $(if $(NPM),node_modules/.package-lock.json)
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 ## Install, migrate, load demo data and serve on http://$(HOST):$(PORT)
-run: install
+run: install $(AXE)
 	$(BIN)/sagsflow db upgrade
 	SAGSFLOW_DEMO=1 $(BIN)/sagsflow demo
 	SAGSFLOW_DEMO=1 $(BIN)/sagsflow serve --host $(HOST) --port $(PORT)

@@ -402,3 +402,25 @@ def test_the_inbox_filters_by_task_type_citizen_and_due_date_and_filters_can_be_
     other_user = app.test_client()
     _login(other_user, username="sagsbehandler3")
     assert "Sofies" not in other_user.get("/indbakke").get_data(as_text=True)
+
+
+def test_the_case_page_draws_the_process_of_the_cases_version(app, api):
+    import pytest
+
+    from api.web import _vendor_file
+
+    case = _open_case(api)
+    client = app.test_client()
+    _login(client)
+    diagram = client.get(f"/sager/{case['id']}/diagram.bpmn")
+    assert diagram.status_code == 200 and diagram.mimetype == "application/xml"
+    assert b'<bpmn:process id="henvendelse"' in diagram.data
+    if _vendor_file("bpmn-viewer.js") is None:
+        pytest.skip("bpmn-js is not installed (make installs it with npm): the case page lists "
+                    "the process's position without the drawing")
+    page = client.get(f"/sager/{case['id']}").get_data(as_text=True)
+    assert 'id="diagram"' in page and 'data-current="vurder_henvendelse"' in page
+    script = client.get("/vendor/bpmn-viewer.js")
+    assert script.status_code == 200 and script.mimetype == "text/javascript"
+    assert client.get("/vendor/..%2Fpackage.json").status_code == 404
+    assert client.get("/vendor/anything.js").status_code == 404

@@ -398,7 +398,8 @@ def case_page(case_id):
             "positions": service.positions(session_, case),
             "instances": service.case_instances(session_, case),
         }
-    return render_template("case.html.j2", lights=DEADLINE_LIGHTS, now=_now(), **page)
+    return render_template("case.html.j2", lights=DEADLINE_LIGHTS, now=_now(),
+                           diagram=_vendor_file("bpmn-viewer.js") is not None, **page)
 
 
 def _letter_page(letter_id: int, errors: dict | None = None, status: int = 200):
@@ -453,6 +454,43 @@ def edit_letter(letter_id):
         return redirect(url_for("web.case_page", case_id=case_id))
     flash(_("Brevet er gemt."))
     return redirect(url_for("web.letter_page", letter_id=letter_id))
+
+
+# The files of bpmn-js the pages use, from node_modules (installed by make, never committed).
+VENDOR = {"bpmn-viewer.js": "bpmn-js/dist/bpmn-viewer.production.min.js",
+          "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
+          "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css"}
+
+
+def _vendor_file(name: str):
+    from api.config import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "node_modules" / VENDOR[name]
+    return path if path.is_file() else None
+
+
+@bp.get("/vendor/<name>")
+def vendor(name):
+    if name not in VENDOR or _vendor_file(name) is None:
+        abort(404)
+    path = _vendor_file(name)
+    mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+    return current_app.response_class(path.read_bytes(), mimetype=mimetype,
+                                      headers={"Cache-Control": "public, max-age=86400"})
+
+
+@bp.get("/sager/<int(max=2147483647):case_id>/diagram.bpmn")
+@login_required
+def case_diagram(case_id):
+    """The BPMN of the version the case runs on (for the diagram on the case page)."""
+    service = casework()
+    with transaction(db.session) as session_:
+        case = service.get_case(session_, current_user, case_id)
+        sources = case.process_version.sources
+        name = f"{case.process_id}.bpmn"
+        body = sources.get(name) or next(
+            (text for file, text in sources.items() if file.endswith(".bpmn")), "")
+    return current_app.response_class(body, mimetype="application/xml")
 
 
 @bp.get("/breve/<int(max=2147483647):letter_id>/pdf")

@@ -185,3 +185,14 @@ def test_no_serious_accessibility_violations(page, base, api, check_axe, show):
     _open_case(api, cpr="1111111118", name="Sofie Jensen")
     show(page, base, case)
     check_axe(page)
+
+
+def test_the_case_page_draws_the_process_and_marks_where_it_stands(page, base, api):
+    case = _open_case(api)
+    login(page, base, "sagsbehandler")
+    page.goto(f"{base}/sager/{case['id']}")
+    page.wait_for_selector("#diagram[data-ready='1']", timeout=15000)
+    marked = page.locator("#diagram .djs-element.current")
+    assert marked.count() == 1
+    assert marked.get_attribute("data-element-id") == "vurder_henvendelse"
+    assert page.locator("#diagram .djs-element").count() > 5  # the whole process is drawn
