@@ -144,7 +144,7 @@ def test_the_case_page_shows_the_whole_case_and_logs_the_view(app, api, session)
                     "Tidslinje"):
         assert heading in page, heading
     assert case["open_tasks"][0]["name"] in page
-    assert "case_created" in page  # the timeline
+    assert "Sagen er oprettet" in page and "case_created" not in page  # the timeline
     session.expire_all()
     views = session.scalars(select(AccessLog).where(AccessLog.case_id == case["id"])).all()
     assert any(v.action == "view_case" for v in views)
@@ -424,3 +424,17 @@ def test_the_case_page_draws_the_process_of_the_cases_version(app, api):
     assert script.status_code == 200 and script.mimetype == "text/javascript"
     assert client.get("/vendor/..%2Fpackage.json").status_code == 404
     assert client.get("/vendor/anything.js").status_code == 404
+
+
+def test_every_kind_of_case_event_has_a_danish_name():
+    import re as _re
+    from pathlib import Path
+
+    from api.web import EVENT_NAMES
+
+    root = Path(__file__).resolve().parent.parent
+    kinds = set()
+    for path in [*root.glob("engine/**/*.py"), *root.glob("api/**/*.py")]:
+        kinds |= set(_re.findall(r'record\(\s*session\w*, [^,]+, "([a-z_]+)"',
+                                 path.read_text(encoding="utf-8")))
+    assert kinds and kinds <= set(EVENT_NAMES), sorted(kinds - set(EVENT_NAMES))

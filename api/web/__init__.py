@@ -374,6 +374,29 @@ def _received_at(day: str | None, clock: str | None, errors: dict):
 
 # -- the case page -----------------------------------------------------------------------------
 
+# What each kind of event on a case's timeline is called on the page.
+EVENT_NAMES = {
+    "case_created": "Sagen er oprettet", "case_reassigned": "Sagen er flyttet",
+    "citizen_updated": "Borgerens oplysninger er ændret",
+    "deadline_action_due": "Fristens handling skal udføres",
+    "deadline_breached": "Frist overskredet", "deadline_changed": "Frist ændret",
+    "deadline_escalated": "Frist eskaleret til lederen", "deadline_met": "Frist overholdt",
+    "deadline_paused": "Frist sat i bero", "deadline_reminder": "Påmindelse om frist",
+    "deadline_resumed": "Frist genoptaget", "deadline_started": "Frist startet",
+    "error": "Fejl i processen", "letter_delivery_failed": "Brev kunne ikke sendes",
+    "letter_delivery_retried": "Brev forsøgt sendt igen", "letter_edited": "Brev redigeret",
+    "letter_issued": "Brev udsendt", "letter_prepared": "Brevkladde lavet",
+    "letter_requested": "Brev bestilt", "letter_sent": "Brev sendt",
+    "message_received": "Besked modtaget på sagen",
+    "received_date_backdated": "Modtagelsesdato tilbagedateret",
+    "received_date_changed": "Modtagelsesdato ændret", "retried": "Trin kørt igen",
+    "status_changed": "Sagens status ændret", "task_assigned": "Opgave tildelt",
+    "task_cancelled": "Opgave bortfaldet", "task_claimed": "Opgave taget",
+    "task_completed": "Opgave afsluttet", "task_created": "Opgave oprettet",
+    "task_due_changed": "Opgavens frist ændret", "task_unclaimed": "Opgave givet tilbage",
+    "timer_fired": "Tidsfrist i processen udløst", "timer_moved": "Tidsfrist i processen flyttet",
+}
+
 # A deadline's traffic light and its Danish word, by state.
 DEADLINE_LIGHTS = {"met": ("groen", "Overholdt"), "closed": ("graa", "Afsluttet med sagen"),
                    "paused": ("graa", "Sat i bero"), "overdue": ("roed", "Overskredet"),
@@ -398,7 +421,8 @@ def case_page(case_id):
             "positions": service.positions(session_, case),
             "instances": service.case_instances(session_, case),
         }
-    return render_template("case.html.j2", lights=DEADLINE_LIGHTS, now=_now(),
+    return render_template("case.html.j2", lights=DEADLINE_LIGHTS, events=EVENT_NAMES,
+                           now=_now(),
                            diagram=_vendor_file("bpmn-viewer.js") is not None, **page)
 
 
