@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-pg bench lint clean
+.PHONY: install messages run test test-pg bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,21 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# The English catalogue of the web pages, compiled (the .mo is not committed). The app also
+# compiles it when it is missing or older than the .po (api/translations).
+MO := api/translations/en/LC_MESSAGES/messages.mo
+$(MO): api/translations/en/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d api/translations
+
+install: $(VENV)/.installed $(MO)
+
+## Extract the web pages' texts (babel.cfg) and update the English catalogue; then translate
+## what is new in api/translations/en/LC_MESSAGES/messages.po (tests/test_web_english.py)
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --add-location=file --sort-output \
+		--project=Sagsflow --version=0.1.0 -o api/translations/messages.pot api/
+	$(BIN)/pybabel update -i api/translations/messages.pot -d api/translations \
+		--ignore-obsolete
 
 # Front-end packages (package.json): bpmn-js for the case page's process diagram, axe-core for
 # the browser tests' accessibility check; npm writes the stamp. Without npm the step is left
@@ -46,6 +60,7 @@ bench: install
 	$(BIN)/python -m bench --pg-url $(PG_URL)
 	$(BIN)/python -m bench.sel50
 	$(BIN)/python -m bench.sel85
+	$(BIN)/python -m bench.pages --pg-url $(PG_URL)
 
 lint: install
 	$(BIN)/ruff check engine api tests bench

@@ -291,7 +291,8 @@ def reassign(session: Session, user: User, from_username: str, to_username: str,
             else:
                 left_tasks.append({"case": task.case.number, "task": task.name})
     session.flush()
-    return {"from": from_username, "to": to_username,
+    return {"from": from_username, "to": to_username, "from_name": giver.full_name,
+            "to_name": taker.full_name,
             "cases": [c.number for c in cases], "tasks_moved": moved_tasks,
             "tasks_unassigned": left_tasks}
 

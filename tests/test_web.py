@@ -206,7 +206,7 @@ def test_a_leader_moves_a_case_from_the_queue(app, api):
         "sag": str(case["id"]), "next": "/frister"})
     assert moved.status_code == 302
     after = client.get("/frister").get_data(as_text=True)
-    assert "1 sager er flyttet fra sagsbehandler til sagsbehandler3" in after
+    assert "1 sag er flyttet fra Sagsbehandler til Sagsbehandler3" in after
     body = api("leder").get(f"/api/v1/cases/{case['id']}").get_json()
     assert body["caseworker"]["username"] == "sagsbehandler3"
     # nothing chosen: said, nothing moved
@@ -438,3 +438,28 @@ def test_every_kind_of_case_event_has_a_danish_name():
         kinds |= set(_re.findall(r'record\(\s*session\w*, [^,]+, "([a-z_]+)"',
                                  path.read_text(encoding="utf-8")))
     assert kinds and kinds <= set(EVENT_NAMES), sorted(kinds - set(EVENT_NAMES))
+
+
+def test_a_stale_draft_save_keeps_what_was_typed_and_says_why(app, api):
+    case = _open_case(api)
+    [task] = case["open_tasks"]
+    first, second = app.test_client(), app.test_client()
+    _login(first)
+    _login(second)
+    page = first.get(f"/opgaver/{task['id']}").get_data(as_text=True)
+    other = second.get(f"/opgaver/{task['id']}").get_data(as_text=True)
+    second.post(f"/opgaver/{task['id']}/kladde", data={
+        "csrf_token": _csrf(other), "_version": "0", "henvendelse": "Fra den anden fane"})
+    stale = first.post(f"/opgaver/{task['id']}/kladde", data={
+        "csrf_token": _csrf(page), "_version": "0", "henvendelse": "Mit eget"})
+    assert stale.status_code == 409
+    text = stale.get_data(as_text=True)
+    assert "gem igen for at bruge det" in text and "Mit eget" in text
+    assert 'name="_version" value="1"' in text  # saving again from here overwrites
+    again = first.post(f"/opgaver/{task['id']}/kladde", data={
+        "csrf_token": _csrf(text), "_version": "1", "henvendelse": "Mit eget"})
+    assert again.status_code == 302
+    # the autosave is told in JSON, which its script reads
+    auto = second.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
+        "csrf_token": _csrf(other), "_version": "1", "henvendelse": "x"})
+    assert auto.status_code == 409 and auto.is_json

@@ -23,7 +23,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import Babel
+from flask_babel import Babel, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
@@ -35,7 +35,7 @@ from engine.accounts import authenticate
 from engine.clock import LOCAL_TZ
 from engine.cpr import mask_cpr
 from engine.db import transaction
-from engine.errors import Locked, SagsflowError, Unauthorized, ValidationFailed
+from engine.errors import Conflict, Locked, SagsflowError, Unauthorized, ValidationFailed
 from engine.letters.render import clock, danish_date
 from engine.models import ADMIN, CASEWORKER, LEADER, SavedFilter, User
 from engine.permissions import require_role
@@ -60,7 +60,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_locale, default_locale="da")
+    from ..translations import directory as translations  # compiles a missing or stale .mo
+
+    babel.init_app(app, locale_selector=_locale, default_locale="da",
+                   default_translation_directories=translations())
     app.register_blueprint(bp)
     # Flask escapes only templates named .html; the pages are .html.j2.
     app.jinja_env.autoescape = select_autoescape(("html", "htm", "xml", "j2"))
@@ -106,7 +109,7 @@ def _safe_next(target: str | None) -> str:
 def _layout_values():
     user = current_user if current_user.is_authenticated else None
     return {"user": user, "is_leader": bool(user and user.role == LEADER),
-            "lang": session.get("sprog", "da")}
+            "lang": str(get_locale() or "da")}
 
 
 # -- log-in ------------------------------------------------------------------------------------
@@ -131,7 +134,10 @@ def login():
     if error:
         return render_template("login.html.j2", error=error, username=username,
                                next=request.form.get("next", "")), status
-    session.clear()  # a new session on log-in (no fixation)
+    language = session.get("sprog")
+    session.clear()  # a new session on log-in (no fixation); the language chosen stays
+    if language:
+        session["sprog"] = language
     login_user(user)
     session.permanent = True
     return redirect(_safe_next(request.form.get("next")))
@@ -270,6 +276,14 @@ def save_draft(task_id):
             if request.headers.get("X-Autosave"):
                 return {"fields": exc.fields}, 422
             return _task_page(task, form, data, exc.fields, 422)
+        except Conflict:
+            if request.headers.get("X-Autosave"):
+                return {"message": "stale"}, 409
+            # What was typed stays on the page; saving again from here overwrites.
+            flash(_("Kladden er gemt fra en anden fane eller af en anden, efter du åbnede "
+                    "siden. Det, du har skrevet, står herunder: gem igen for at bruge det, "
+                    "eller genindlæs siden for at se den gemte kladde."), "error")
+            return _task_page(task, form, data, None, 409)
     if request.headers.get("X-Autosave"):
         return {"version": saved[0], "saved_at": saved[1].isoformat()}
     flash(_("Kladden er gemt."))
@@ -417,7 +431,11 @@ def case_page(case_id):
             "letters": current_app.extensions["letters"].list_letters(
                 session_, current_user, case.id),
             "timeline": list(reversed(service.timeline(session_, case))),
-            "record": service.case_record(session_, case),
+            "record": (record := service.case_record(session_, case)),
+            # the parties the process settled on, or the custody holders known so far
+            "parties": record.get("parter") or [
+                {**holder, "rolle": "custody_holder"}
+                for holder in record.get("foraeldremyndighed") or []],
             "positions": service.positions(session_, case),
             "instances": service.case_instances(session_, case),
         }
@@ -593,8 +611,9 @@ def reassign():
         with transaction(db.session) as session_:
             moved = oversight.reassign(session_, current_user, giver, taker,
                                        None if whole else case_ids)
-        flash(_("%(n)d sager er flyttet fra %(fra)s til %(til)s.", n=len(moved["cases"]),
-                fra=giver, til=taker))
+        flash(ngettext("%(num)d sag er flyttet fra %(fra)s til %(til)s.",
+                       "%(num)d sager er flyttet fra %(fra)s til %(til)s.",
+                       len(moved["cases"]), fra=moved["from_name"], til=moved["to_name"]))
     except ValidationFailed as exc:
         details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
         flash(_("Intet er flyttet: %(why)s", why=details or exc.message), "error")
