@@ -45,8 +45,6 @@ def _first_bad_text(body) -> str | None:
 
 
 def refuse_unstorable_input() -> None:
-    if not request.path.startswith("/api/v1/"):
-        return
     message = ("must not contain NUL characters or unpaired surrogates, "
                "and numbers must be finite")
     if "\x00" in request.path:
@@ -54,6 +52,14 @@ def refuse_unstorable_input() -> None:
     for key, value in request.args.items(multi=True):
         if _bad_text(key) or _bad_text(value):
             raise ValidationFailed(f"invalid request: {key}: {message}", {key: [message]})
+    if not request.path.startswith("/api/v1/"):
+        # The pages' forms: the same for every field posted.
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            for key, value in request.form.items(multi=True):
+                if _bad_text(key) or _bad_text(value):
+                    raise ValidationFailed(f"invalid request: {key}: {message}",
+                                           {key: [message]})
+        return
     if not request.is_json:
         return
     try:

@@ -68,29 +68,32 @@ LOCK_MINUTES = 15
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    """The active user with this name and password, or Unauthorized. The password check is
-    slow on purpose, so it runs after the read transaction has ended (on SQLite a transaction
-    holds the write lock). Repeated failures lock the account for a while (Locked)."""
+    """The active user with this name and password, or Unauthorized. Repeated failures lock
+    the account for a while (Locked). Each attempt is counted before the password is checked,
+    in a transaction of its own (the row locked), so that a burst of parallel guesses cannot
+    slip past the limit; a success then starts the count afresh. The password check is slow on
+    purpose and runs outside any transaction (on SQLite a transaction holds the write lock)."""
     with transaction(session):
-        user = session.scalar(select(User).where(User.username == username))
-        if user is not None and user.locked_until is not None and user.locked_until > now():
-            raise Locked(f"the account is locked after {MAX_FAILED_LOGINS} failed log-ins; try "
-                         f"again after {user.locked_until.isoformat(timespec='minutes')}",
-                         until=user.locked_until)
+        user = session.scalar(select(User).where(User.username == username)
+                              .with_for_update())
+        if user is not None:
+            if user.locked_until is not None and user.locked_until > now():
+                raise Locked(f"the account is locked after {MAX_FAILED_LOGINS} failed log-ins; "
+                             f"try again after "
+                             f"{user.locked_until.isoformat(timespec='minutes')}",
+                             until=user.locked_until)
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.locked_until = now() + timedelta(minutes=LOCK_MINUTES)
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         failed = False
     except (VerificationError, InvalidHashError):
         failed = True
-    if user is not None:
+    if user is not None and not failed:
         with transaction(session):
             session.refresh(user, with_for_update=True)
-            if failed:
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until = now() + timedelta(minutes=LOCK_MINUTES)
-            elif user.failed_logins or user.locked_until:
-                user.failed_logins, user.locked_until = 0, None
+            user.failed_logins, user.locked_until = 0, None
     if failed or user is None or not user.active:
         raise Unauthorized("wrong username or password")
     return user
@@ -128,6 +131,7 @@ def set_password(session: Session, user: User, password: str) -> None:
         raise ValidationFailed("cannot set the password",
                                {"password": ["must be at least 4 characters"]})
     user.password_hash = hash_password(password)
+    user.sessions_valid_from = now()  # every web session of the user ends
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
 
 

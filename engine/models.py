@@ -84,6 +84,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0",
                                                default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Web sessions begun before this moment no longer count (log-out, a new password).
+    sessions_valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )

@@ -280,12 +280,16 @@ class Casework:
             "modtaget_tidspunkt": case.received_at.isoformat(),
         }
 
-    def get_case(self, session: Session, user: User, case_id: int) -> Case:
+    def get_case(self, session: Session, user: User, case_id: int,
+                 log: bool = True) -> Case:
+        """The case, if the user may see it; the view is logged (`log=False` for a request
+        that is part of a view already logged, e.g. the diagram of the case page)."""
         case = session.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case with id {case_id}")
         require_case_access(user, case)
-        audit.log_access(session, user, case.id, "view_case")
+        if log:
+            audit.log_access(session, user, case.id, "view_case")
         return case
 
     def list_cases(self, session: Session, user: User, page: int = 1, per_page: int = 50,
@@ -543,14 +547,15 @@ class Casework:
 
     # -- tasks ---------------------------------------------------------------------------
 
-    def list_tasks(self, session: Session, user: User, scope: str = "team", *,
-                   process: str | None = None, case_id: int | None = None,
-                   overdue: bool = False, due_before: datetime | None = None,
-                   task_type: str | None = None, citizen: str | None = None,
-                   page: int = 1, per_page: int = 50) -> Page:
-        """The inbox: open tasks the user may see, soonest due first. Reads task rows only
-        (a citizen filter also the case's citizen: a name contains it, or the CPR number is
-        it)."""
+    def count_tasks(self, session: Session, user: User, scope: str, **filters) -> int:
+        """How many open tasks list_tasks would give (nothing shown, nothing logged)."""
+        return session.scalar(select(func.count()).select_from(Task).where(
+            *self._task_conditions(user, scope, **filters)))
+
+    def _task_conditions(self, user: User, scope: str, *, process: str | None = None,
+                         case_id: int | None = None, overdue: bool = False,
+                         due_before: datetime | None = None, task_type: str | None = None,
+                         citizen: str | None = None) -> list:
         if scope not in TASK_SCOPES:
             raise ValidationFailed("unknown scope", {"scope": [f"must be one of {TASK_SCOPES}"]})
         conditions = [Task.state == READY]
@@ -585,6 +590,14 @@ class Casework:
                                               escape="\\"))
             conditions.append(Task.case_id.in_(select(Case.id).where(
                 Case.citizen_id.in_(people))))
+        return conditions
+
+    def list_tasks(self, session: Session, user: User, scope: str = "team", *,
+                   page: int = 1, per_page: int = 50, **filters) -> Page:
+        """The inbox: open tasks the user may see, soonest due first. Reads task rows only
+        (a citizen filter also the case's citizen: a name contains it, or the CPR number is
+        it). Filters: process, case_id, overdue, due_before, task_type, citizen."""
+        conditions = self._task_conditions(user, scope, **filters)
         total = session.scalar(select(func.count()).select_from(Task).where(*conditions))
         # NULLS LAST is the index's own order on PostgreSQL, so the page is read off the
         # (team, state, due) index instead of sorting every open task of the team.
@@ -620,6 +633,12 @@ class Casework:
             if task.draft is not None:
                 prefill.update(task.draft.data)
         return task, prefill
+
+    def task_form(self, session: Session, user: User, task_id: str):
+        """A task the user may see, with its form (None if the form is gone); not logged: for
+        a request that is part of a view already logged (saving what the form shows)."""
+        task = self._task(session, user, task_id)
+        return task, self.forms.get(task.form_key)
 
     def save_draft(self, session: Session, user: User, task_id: str, data: dict,
                    version: int | None = None) -> TaskDraft:

@@ -283,3 +283,27 @@ def test_repeated_failed_log_ins_lock_the_account_for_a_while(app):
         # a success starts the count afresh: one more failure does not lock again
         assert _login(client, "sagsbehandler", PASSWORD + "x").status_code == 401
         assert _login(client, "sagsbehandler", PASSWORD).status_code == 200
+
+
+def test_a_burst_of_parallel_guesses_cannot_slip_past_the_lock(live_server):
+    import threading
+
+    import requests
+
+    from engine.accounts import MAX_FAILED_LOGINS
+
+    clients, answers = 12, []
+    barrier = threading.Barrier(clients)
+
+    def guess():
+        barrier.wait()
+        answers.append(requests.post(f"{live_server}{TOKEN_URL}", json={
+            "username": "leder2", "password": "forkert"}, timeout=60).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers.count(401) == MAX_FAILED_LOGINS, answers
+    assert answers.count(429) == clients - MAX_FAILED_LOGINS, answers

@@ -463,3 +463,74 @@ def test_a_stale_draft_save_keeps_what_was_typed_and_says_why(app, api):
     auto = second.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
         "csrf_token": _csrf(other), "_version": "1", "henvendelse": "x"})
     assert auto.status_code == 409 and auto.is_json
+
+
+def test_log_out_ends_the_session_everywhere_and_pages_cannot_be_framed(app):
+    client = app.test_client()
+    _login(client)
+    page = client.get("/indbakke")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    copied = client.get_cookie("session").value
+    client.post("/logout", data={"csrf_token": _csrf(page.get_data(as_text=True))})
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/indbakke").status_code == 302  # the copied cookie is worth nothing
+    again = app.test_client()
+    _login(again)
+    assert again.get("/indbakke").status_code == 200  # a new log-in works
+
+
+def test_odd_numbers_and_dates_in_the_address_are_refused_or_ignored_never_a_500(app, api):
+    client = app.test_client()
+    _login(client)
+    for url in ("/indbakke?side=%C2%B2", "/frister?side=%C2%B2", "/indbakke?frist_foer=0001-01-01",
+                "/adgangslog?fra=0001-01-01", "/frister?_method=POST", "/frister?_anchor=x",
+                "/indbakke?borger=a%00b", "/frister?frist=%00"):
+        response = client.get(url)
+        assert response.status_code < 500, url
+    page = client.get("/sager/ny").get_data(as_text=True)
+    for team in ("%C2%B2", "9" * 30):
+        response = client.post("/sager/ny", data={
+            "csrf_token": _csrf(page), "proces": "sel50", "cpr": "0105134321", "navn": "Ida",
+            "modtaget_dato": "0001-01-01", "team": team})
+        assert response.status_code == 422, team
+
+
+def test_saving_a_draft_does_not_log_another_view_and_a_finished_task_is_said_so(app, api):
+    from sqlalchemy import func, select
+
+    from api.extensions import db
+    from engine.models import AccessLog
+
+    case = _open_case(api)
+    [task] = case["open_tasks"]
+    client = app.test_client()
+    _login(client)
+    page = client.get(f"/opgaver/{task['id']}").get_data(as_text=True)
+
+    def views():
+        # an app context of its own: one held by the test would share Flask's `g` (and its
+        # cached CSRF token) with the page requests
+        with app.app_context():
+            count = db.session.scalar(select(func.count()).select_from(AccessLog).where(
+                AccessLog.case_id == case["id"], AccessLog.action == "view_task"))
+            db.session.remove()
+        return count
+
+    before = views()
+    for version in ("0", "1", "2"):
+        client.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
+            "csrf_token": _csrf(page), "_version": version, "henvendelse": "skriver …"})
+    assert views() == before  # typing is not looking again
+    bad = client.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
+        "csrf_token": _csrf(page), "_version": "3", "udfald": "noget andet"})
+    assert bad.status_code == 422 and "udfald" in bad.get_json()["fields"]
+    api("sagsbehandler").post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {
+        "henvendelse": "Bekymring", "udfald": "oplys"}})
+    gone = client.post(f"/opgaver/{task['id']}/kladde", headers={"X-Autosave": "1"}, data={
+        "csrf_token": _csrf(page), "_version": "3", "henvendelse": "for sent"})
+    assert gone.status_code == 409 and gone.get_json()["message"] == "closed"
+    button = client.post(f"/opgaver/{task['id']}/kladde", data={
+        "csrf_token": _csrf(page), "_version": "3", "henvendelse": "for sent"})
+    assert button.status_code == 302 and button.headers["Location"].endswith(task["id"])

@@ -71,6 +71,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["dato"] = danish_date
     app.jinja_env.filters["klokken"] = clock
 
+    @app.after_request
+    def _no_framing(response):
+        """No other site may show the pages in a frame (clickjacking)."""
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     @app.before_request
     def _csrf_for_pages():
         if not request.path.startswith("/api/") and request.method not in (
@@ -87,8 +96,33 @@ def _locale() -> str:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """The session's user, unless the account is inactive or its sessions were ended (log-out
+    ends them everywhere: a copied cookie is worth nothing after it)."""
+    user = db.session.get(User, int(user_id)) if user_id.isdecimal() and \
+        len(user_id) < 10 else None
+    if user is None or not user.active:
+        return None
+    begun = session.get("begun")
+    if user.sessions_valid_from is not None and (
+            not begun or datetime.fromisoformat(begun) < user.sessions_valid_from):
+        return None
+    return user
+
+
+def _number(value: str | None, default: int | None = None, limit: int = 2**31 - 1):
+    """A whole number from a query or form value (ASCII digits only), or `default`."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 10 and 0 < int(value) <= limit:
+        return int(value)
+    return default
+
+
+def _day(text: str):
+    """A date typed as åååå-mm-dd, within years a case can have (1900-2999), else ValueError."""
+    day = datetime.fromisoformat(text).date()
+    if not 1900 <= day.year <= 2999:
+        raise ValueError(f"{text!r} is out of range")
+    return day
 
 
 def casework() -> Casework:
@@ -139,12 +173,19 @@ def login():
     if language:
         session["sprog"] = language
     login_user(user)
+    session["begun"] = _now().isoformat()
     session.permanent = True
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout():
+    """Log out: this session, and every other session of the user (a cookie copied from it
+    included), ends."""
+    if current_user.is_authenticated:
+        with transaction(db.session) as session_:
+            user = session_.get(User, current_user.id)
+            user.sessions_valid_from = _now()
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
@@ -165,12 +206,11 @@ def inbox():
     if tab not in TABS:
         abort(404)
     filters, errors = _inbox_filters(request.args)
-    page = request.args.get("side", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
+    page = _number(request.args.get("side"), 1, 10000)
     service = casework()
     with transaction(db.session) as session_:
-        counts = {scope: service.list_tasks(session_, current_user, scope, per_page=1,
-                                            **filters).total for scope in TABS}
+        counts = {scope: service.count_tasks(session_, current_user, scope, **filters)
+                  for scope in TABS}
         listed = service.list_tasks(session_, current_user, tab, page=page, per_page=50,
                                     **filters)
         processes = [p["process_id"] for p in service.list_processes(session_, current_user)]
@@ -191,9 +231,9 @@ def _inbox_filters(args) -> tuple[dict, dict]:
     due_before = None
     if args.get("frist_foer"):
         try:
-            day = datetime.fromisoformat(args["frist_foer"]).date()
-            due_before = datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ)
-        except ValueError:
+            due_before = datetime.combine(_day(args["frist_foer"]), datetime.min.time(),
+                                          tzinfo=LOCAL_TZ)
+        except (ValueError, OverflowError):
             errors["frist_foer"] = [_("Skriv datoen som åååå-mm-dd.")]
     citizen = (args.get("borger") or "").strip()[:200] or None
     return {"process": args.get("proces") or None, "task_type": args.get("opgave") or None,
@@ -264,27 +304,33 @@ def save_draft(task_id):
     """Keep what is typed (the button, or the page's autosave every few seconds)."""
     service = casework()
     version = request.form.get("_version", "")
+    autosave = bool(request.headers.get("X-Autosave"))
     with transaction(db.session) as session_:
-        task, _values = service.get_task(session_, current_user, task_id)
-        form = service.forms.get(task.form_key)
+        task, form = service.task_form(session_, current_user, task_id)
+        if task.state != "ready":  # completed (e.g. in another tab) or cancelled meanwhile
+            if autosave:
+                return {"message": "closed"}, 409
+            return redirect(url_for("web.task_page", task_id=task_id))
         data = form_render.parse(form.schema, request.form) if form else {}
         try:
             draft = service.save_draft(session_, current_user, task_id, data,
-                                       int(version) if version.isdigit() else None)
+                                       _number(version, None) if version != "0" else 0)
             saved = (draft.version, draft.saved_at)
         except ValidationFailed as exc:
-            if request.headers.get("X-Autosave"):
-                return {"fields": exc.fields}, 422
+            if autosave:
+                return {"fields": {k: [form_render.danish_message(m) for m in v]
+                                   for k, v in exc.fields.items()}}, 422
             return _task_page(task, form, data, exc.fields, 422)
         except Conflict:
-            if request.headers.get("X-Autosave"):
+            if autosave:
                 return {"message": "stale"}, 409
+            task, _values = service.get_task(session_, current_user, task_id)
             # What was typed stays on the page; saving again from here overwrites.
             flash(_("Kladden er gemt fra en anden fane eller af en anden, efter du åbnede "
                     "siden. Det, du har skrevet, står herunder: gem igen for at bruge det, "
                     "eller genindlæs siden for at se den gemte kladde."), "error")
             return _task_page(task, form, data, None, 409)
-    if request.headers.get("X-Autosave"):
+    if autosave:
         return {"version": saved[0], "saved_at": saved[1].isoformat()}
     flash(_("Kladden er gemt."))
     return redirect(url_for("web.task_page", task_id=task_id))
@@ -296,8 +342,7 @@ def complete_task(task_id):
     """Complete the task; then the case page, which shows what the process does next."""
     service = casework()
     with transaction(db.session) as session_:
-        task, _values = service.get_task(session_, current_user, task_id)
-        form = service.forms.get(task.form_key)
+        task, form = service.task_form(session_, current_user, task_id)
         data = form_render.parse(form.schema, request.form) if form else {}
     try:
         with transaction(db.session) as session_:
@@ -360,7 +405,7 @@ def new_case():
                         session_, current_user, kind,
                         {"cpr": form.get("cpr", ""), "name": form.get("navn", ""),
                          "address": form.get("adresse") or None}, received,
-                        team_id=int(team_id) if team_id and team_id.isdigit() else None)
+                        team_id=_number(team_id))
                     case_id, number = case.id, case.number
                 flash(_("Sag %(number)s er oprettet.", number=number))
                 return redirect(url_for("web.case_page", case_id=case_id))
@@ -379,8 +424,9 @@ def new_case():
 def _received_at(day: str | None, clock: str | None, errors: dict):
     """The received moment from a date and an optional time (Danish time)."""
     try:
-        moment = datetime.fromisoformat(f"{day}T{clock or '00:00'}")
-    except (TypeError, ValueError):
+        moment = datetime.combine(_day(day or ""), datetime.fromisoformat(
+            f"2000-01-01T{clock or '00:00'}").time())
+    except (TypeError, ValueError, OverflowError):
         errors["modtaget_dato"] = [_("Skriv datoen som åååå-mm-dd og tiden som tt:mm.")]
         return None
     return moment.replace(tzinfo=LOCAL_TZ)
@@ -527,7 +573,7 @@ def case_diagram(case_id):
     """The BPMN of the version the case runs on (for the diagram on the case page)."""
     service = casework()
     with transaction(db.session) as session_:
-        case = service.get_case(session_, current_user, case_id)
+        case = service.get_case(session_, current_user, case_id, log=False)  # the page logs
         sources = case.process_version.sources
         name = f"{case.process_id}.bpmn"
         body = sources.get(name) or next(
@@ -551,6 +597,7 @@ def letter_pdf(letter_id):
 GROUP_NAMES = {"team": "Team", "caseworker": "Sagsbehandler", "key": "Frist",
                "process": "Proces"}
 STATE_NAMES = {"overdue": "Overskredne", "due_soon": "Snart forfaldne"}
+QUEUE_KEYS = ("tilstand", "gruppe", "team", "sagsbehandler", "frist", "proces")
 
 
 def _queue_filter():
@@ -572,15 +619,15 @@ def queue():
     """Overdue and due-soon deadlines: grouped, a traffic light per caseworker, drill down to
     the case, CSV export, and moving cases to another caseworker."""
     wanted, group = _queue_filter()
-    page = request.args.get("side", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
+    page = _number(request.args.get("side"), 1, 10000)
     with transaction(db.session) as session_:
         result = oversight.deadline_queue(session_, current_user, wanted, group_by=group,
                                           page=page, per_page=100)
         people = [light for light in result["caseworkers"] if light["username"]]
+    filters = {k: v for k, v in request.args.items() if k in QUEUE_KEYS}
     return render_template("queue.html.j2", result=result, wanted=wanted, group=group,
                            groups=GROUP_NAMES, states=STATE_NAMES, people=people,
-                           args=request.args)
+                           args=filters)
 
 
 @bp.get("/frister.csv")
@@ -602,7 +649,7 @@ def reassign():
     """Move the chosen cases, or a caseworker's whole caseload, to another caseworker."""
     giver, taker = request.form.get("fra", ""), request.form.get("til", "")
     whole = request.form.get("hele") == "1"
-    case_ids = [int(v) for v in request.form.getlist("sag") if v.isdigit()]
+    case_ids = [n for n in (_number(v) for v in request.form.getlist("sag")) if n]
     back = _safe_next(request.form.get("next"))
     if not whole and not case_ids:
         flash(_("Vælg de sager, der skal flyttes, eller flyt hele sagsstammen."), "error")
@@ -641,9 +688,9 @@ def access_log():
     for name in ("fra", "til"):
         if args.get(name):
             try:
-                day = datetime.fromisoformat(args[name]).replace(tzinfo=LOCAL_TZ)
+                day = datetime.combine(_day(args[name]), datetime.min.time(), tzinfo=LOCAL_TZ)
                 bounds[name] = day + (timedelta(days=1) if name == "til" else timedelta())
-            except ValueError:
+            except (ValueError, OverflowError):
                 errors[name] = [_("Skriv datoen som åååå-mm-dd.")]
     rows = []
     with transaction(db.session) as session_:
