@@ -37,7 +37,7 @@ from engine.cpr import mask_cpr
 from engine.db import transaction
 from engine.errors import Conflict, Locked, SagsflowError, Unauthorized, ValidationFailed
 from engine.letters.render import clock, danish_date
-from engine.models import ADMIN, CASEWORKER, LEADER, SavedFilter, User
+from engine.models import ADMIN, CASEWORKER, LEADER, SavedFilter, Team, User
 from engine.permissions import require_role
 from engine.services import Casework
 
@@ -413,9 +413,14 @@ def new_case():
                 names = {"citizen.cpr": "cpr", "citizen.name": "navn", "received_at":
                          "modtaget_dato", "team_id": "team"}
                 for field, messages in exc.fields.items():
-                    errors.setdefault(names.get(field, field), []).extend(messages)
-    teams = sorted(((m.team.id, m.team.name) for m in current_user.memberships),
-                   key=lambda t: t[1])
+                    errors.setdefault(names.get(field, field), []).extend(
+                        form_render.danish_message(m) for m in messages)
+    if current_user.role == ADMIN:
+        with transaction(db.session) as session_:
+            teams = [(t.id, t.name) for t in session_.scalars(select(Team).order_by(Team.name))]
+    else:
+        teams = sorted(((m.team.id, m.team.name) for m in current_user.memberships),
+                       key=lambda t: t[1])
     status = 422 if errors else 200
     return render_template("new_case.html.j2", kinds=NEW_CASE_KINDS, form=form, errors=errors,
                            teams=teams, today=_now().astimezone(LOCAL_TZ)), status
@@ -490,7 +495,8 @@ def case_page(case_id):
                            diagram=_vendor_file("bpmn-viewer.js") is not None, **page)
 
 
-def _letter_page(letter_id: int, errors: dict | None = None, status: int = 200):
+def _letter_page(letter_id: int, errors: dict | None = None, status: int = 200,
+                 typed=None):
     letters = current_app.extensions["letters"]
     with transaction(db.session) as session_:
         letter = letters.get(session_, current_user, letter_id)
@@ -503,7 +509,7 @@ def _letter_page(letter_id: int, errors: dict | None = None, status: int = 200):
         values = [p.split(".", 1)[1] for p in letter_type.requires if p.startswith("data.")]
         page = render_template("letter.html.j2", letter=letter, letter_type=letter_type,
                                preview=preview, missing=missing, errors=errors or {},
-                               values=values)
+                               values=values, typed=typed or {})
     return page, status
 
 
@@ -530,7 +536,7 @@ def edit_letter(letter_id):
             letters.update_draft(session_, current_user, letter_id, texts or None,
                                  None, values or None)
     except ValidationFailed as exc:
-        return _letter_page(letter_id, exc.fields, 422)
+        return _letter_page(letter_id, exc.fields, 422, typed=request.form)
     if request.form.get("udsend"):
         try:
             with transaction(db.session) as session_:
