@@ -281,6 +281,9 @@ class CaseDeadline(Base):
               postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
         Index("ix_case_deadlines_team_warn", "team_id", "warn_at", "due_at", "responsible_id",
               postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
+        # The queue grouped by deadline or process reads the groups off the index.
+        Index("ix_case_deadlines_team_running_key", "team_id", "due_at", "key", "process_id",
+              postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
         # A caseworker's deadlines, paused ones too (the calendar feed).
         Index("ix_case_deadlines_responsible_running", "responsible_id", "due_at",
               postgresql_where=text(RUNNING_DEADLINE), sqlite_where=text(RUNNING_DEADLINE)),

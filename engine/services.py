@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, lazyload
 
@@ -552,26 +552,57 @@ class Casework:
         return session.scalar(select(func.count()).select_from(Task).where(
             *self._task_conditions(user, scope, **filters)))
 
-    def _task_conditions(self, user: User, scope: str, *, process: str | None = None,
-                         case_id: int | None = None, overdue: bool = False,
-                         due_before: datetime | None = None, task_type: str | None = None,
-                         citizen: str | None = None) -> list:
+    def count_tabs(self, session: Session, user: User, scopes=("mine", "team", "unassigned"),
+                   **filters) -> dict[str, int]:
+        """count_tasks for several scopes in one read (the inbox's tab counts)."""
+        base = [Task.state == READY, *self._filter_conditions(**filters)]
+        teams = visible_team_ids(user)
+        if teams is not None:
+            base.append(Task.team_id.in_(teams or {-1}))
+        columns = [func.count().filter(and_(*self._scope_conditions(user, scope) or [true()]))
+                   for scope in scopes]
+        row = session.execute(select(*columns).select_from(Task).where(*base)).one()
+        return dict(zip(scopes, row, strict=True))
+
+    def resolve_citizen(self, session: Session, citizen: str | None):
+        """The ids of the cases whose citizen a filter names (read once per page), or None
+        for no filter."""
+        if not citizen:
+            return None
+        return list(session.scalars(select(Case.id).where(
+            Case.citizen_id.in_(self._citizens_named(citizen)))))
+
+    def _task_conditions(self, user: User, scope: str, **filters) -> list:
+        """Open tasks the user may see in `scope`, narrowed by the filters."""
         if scope not in TASK_SCOPES:
             raise ValidationFailed("unknown scope", {"scope": [f"must be one of {TASK_SCOPES}"]})
         conditions = [Task.state == READY]
         teams = visible_team_ids(user)
-        if scope == "team":
-            teams = user.team_ids if teams is None else teams & user.team_ids
         if teams is not None:
             conditions.append(Task.team_id.in_(teams or {-1}))
+        return conditions + self._scope_conditions(user, scope) + \
+            self._filter_conditions(**filters)
+
+    @staticmethod
+    def _scope_conditions(user: User, scope: str) -> list:
+        """What a scope adds to the tasks the user may see: the user's own, their teams' (of
+        those), or the unassigned ones meant for one of their groups."""
         if scope == "mine":
-            conditions.append(Task.assignee_id == user.id)
-        elif scope == "unassigned":
-            groups = user_groups(user)
-            conditions += [Task.assignee_id.is_(None), or_(
+            return [Task.assignee_id == user.id]
+        if scope == "team":
+            return [Task.team_id.in_(user.team_ids or {-1})]
+        if scope == "unassigned":
+            return [Task.assignee_id.is_(None), or_(
                 Task.candidate_groups == "",
                 *[Task.candidate_groups.like(f"%,{_like_escape(g)},%", escape="\\")
-                  for g in groups])]
+                  for g in user_groups(user)])]
+        return []
+
+    def _filter_conditions(self, *, process: str | None = None, case_id: int | None = None,
+                           overdue: bool = False, due_before: datetime | None = None,
+                           task_type: str | None = None, citizen: str | None = None,
+                           case_ids: list | None = None) -> list:
+        conditions = []
         if process:
             conditions.append(Task.process_id == process)
         if case_id is not None:
@@ -583,14 +614,20 @@ class Casework:
         if task_type:
             conditions.append(Task.bpmn_id == task_type)
         if citizen:
-            digits = citizen.replace("-", "").strip()
-            people = select(Citizen.id).where(
-                Citizen.cpr == digits if digits.isdigit() and len(digits) == 10 else
-                func.lower(Citizen.name).like(f"%{_like_escape(citizen.strip().lower())}%",
-                                              escape="\\"))
             conditions.append(Task.case_id.in_(select(Case.id).where(
-                Case.citizen_id.in_(people))))
+                Case.citizen_id.in_(self._citizens_named(citizen)))))
+        if case_ids is not None:
+            conditions.append(Task.case_id.in_(case_ids or [-1]))
         return conditions
+
+    @staticmethod
+    def _citizens_named(citizen: str):
+        """Citizens a filter names: the CPR number it is, or whose name contains it."""
+        digits = citizen.replace("-", "").strip()
+        return select(Citizen.id).where(
+            Citizen.cpr == digits if digits.isdigit() and len(digits) == 10 else
+            func.lower(Citizen.name).like(f"%{_like_escape(citizen.strip().lower())}%",
+                                          escape="\\"))
 
     def list_tasks(self, session: Session, user: User, scope: str = "team", *,
                    page: int = 1, per_page: int = 50, **filters) -> Page:

@@ -534,3 +534,21 @@ def test_saving_a_draft_does_not_log_another_view_and_a_finished_task_is_said_so
     button = client.post(f"/opgaver/{task['id']}/kladde", data={
         "csrf_token": _csrf(page), "_version": "3", "henvendelse": "for sent"})
     assert button.status_code == 302 and button.headers["Location"].endswith(task["id"])
+
+
+def test_the_tab_counts_in_one_read_agree_with_each_tab_counted_alone(app, api):
+    from api.extensions import db
+    from engine.models import User
+
+    first = _open_case(api)
+    _open_case(api, cpr="0506071234", name="Sofie Berg")
+    api("sagsbehandler").post(f"/api/v1/tasks/{first['open_tasks'][0]['id']}/unclaim")
+    service = app.extensions["casework"]
+    with app.app_context():
+        for user in db.session.query(User).all():
+            for filters in ({}, {"case_ids": [first["id"]]}, {"process": "henvendelse"}):
+                together = service.count_tabs(db.session, user, **filters)
+                alone = {scope: service.count_tasks(db.session, user, scope, **filters)
+                         for scope in ("mine", "team", "unassigned")}
+                assert together == alone, (user.username, filters)
+        db.session.remove()

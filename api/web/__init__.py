@@ -209,8 +209,10 @@ def inbox():
     page = _number(request.args.get("side"), 1, 10000)
     service = casework()
     with transaction(db.session) as session_:
-        counts = {scope: service.count_tasks(session_, current_user, scope, **filters)
-                  for scope in TABS}
+        citizen = filters.pop("citizen")
+        if citizen:  # the citizen's cases, looked up once for the counts and the list
+            filters["case_ids"] = service.resolve_citizen(session_, citizen)
+        counts = service.count_tabs(session_, current_user, tuple(TABS), **filters)
         listed = service.list_tasks(session_, current_user, tab, page=page, per_page=50,
                                     **filters)
         processes = [p["process_id"] for p in service.list_processes(session_, current_user)]
@@ -628,7 +630,7 @@ def queue():
     page = _number(request.args.get("side"), 1, 10000)
     with transaction(db.session) as session_:
         result = oversight.deadline_queue(session_, current_user, wanted, group_by=group,
-                                          page=page, per_page=100)
+                                          page=page, per_page=50)
         people = [light for light in result["caseworkers"] if light["username"]]
     filters = {k: v for k, v in request.args.items() if k in QUEUE_KEYS}
     return render_template("queue.html.j2", result=result, wanted=wanted, group=group,
