@@ -282,7 +282,7 @@ class CaseDeadline(Base):
         Index("ix_case_deadlines_team_warn", "team_id", "warn_at", "due_at", "responsible_id",
               postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
         # The queue grouped by deadline or process reads the groups off the index.
-        Index("ix_case_deadlines_team_running_key", "team_id", "due_at", "key", "process_id",
+        Index("ix_case_deadlines_team_running_key", "team_id", "key", "process_id", "due_at",
               postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
         # A caseworker's deadlines, paused ones too (the calendar feed).
         Index("ix_case_deadlines_responsible_running", "responsible_id", "due_at",

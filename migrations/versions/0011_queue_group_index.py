@@ -17,7 +17,7 @@ QUEUED = "met_at IS NULL AND closed_at IS NULL AND paused_at IS NULL"
 
 def upgrade():
     op.create_index("ix_case_deadlines_team_running_key", "case_deadlines",
-                    ["team_id", "due_at", "key", "process_id"],
+                    ["team_id", "key", "process_id", "due_at"],
                     postgresql_where=sa.text(QUEUED), sqlite_where=sa.text(QUEUED))
 
 
