@@ -154,7 +154,7 @@ def serve(host, port, threads, scheduler):
     click.echo(f"Sagsflow on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     if app.config["DEMO"]:
         click.echo("Demo mode. Log in with sagsbehandler, leder, sagsbehandler2, designer or "
-                   "admin, password 'demo':\n"
+                   f"admin, password 'demo': in a browser at http://{host}:{port}/login, or\n"
                    f"  curl -s -X POST http://{host}:{port}/api/v1/auth/token "
                    "-H 'Content-Type: application/json' "
                    "-d '{\"username\": \"sagsbehandler\", \"password\": \"demo\"}'")
