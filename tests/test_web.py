@@ -552,3 +552,15 @@ def test_the_tab_counts_in_one_read_agree_with_each_tab_counted_alone(app, api):
                          for scope in ("mine", "team", "unassigned")}
                 assert together == alone, (user.username, filters)
         db.session.remove()
+
+
+def test_the_queue_grouped_by_deadline_or_process_for_every_scope(app, api):
+    _overdue_case(api, app)
+    for username in ("leder", "admin", "sagsbehandler"):  # a team, all teams, one's own
+        for group in ("key", "process"):
+            client = app.test_client()
+            _login(client, username=username)
+            page = client.get(f"/frister?gruppe={group}")
+            assert page.status_code == 200, (username, group)
+            expected = "underretning_24t: 1" if group == "key" else "sel50: 1"
+            assert expected in page.get_data(as_text=True), (username, group)
