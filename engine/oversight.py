@@ -157,14 +157,8 @@ def _groups(session: Session, conditions: list, group_by: str, counts: dict,
     else:
         column = {"team": CaseDeadline.team_id, "key": CaseDeadline.key,
                   "process": CaseDeadline.process_id}[group_by]
-        query = select(column, func.count(), func.min(CaseDeadline.due_at)) \
-            .where(*conditions).group_by(column)
-        if group_by in ("key", "process"):
-            # SQLite's planner prefers the (team, due) index and reads every row for its key;
-            # the index that holds the key answers from the index alone (~4x faster).
-            query = query.with_hint(CaseDeadline, "INDEXED BY ix_case_deadlines_team_running_key",
-                                    dialect_name="sqlite")
-        rows = session.execute(query).all()
+        rows = session.execute(select(column, func.count(), func.min(CaseDeadline.due_at))
+                               .where(*conditions).group_by(column)).all()
     labels: dict = {}
     if group_by == "team":
         labels = dict(session.execute(select(Team.id, Team.key)).all())

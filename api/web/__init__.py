@@ -211,7 +211,7 @@ def inbox():
     with transaction(db.session) as session_:
         citizen = filters.pop("citizen")
         if citizen:  # the citizen's cases, looked up once for the counts and the list
-            filters["case_ids"] = service.resolve_citizen(session_, citizen)
+            filters["case_ids"] = service.resolve_citizen(session_, current_user, citizen)
         counts = service.count_tabs(session_, current_user, tuple(TABS), **filters)
         listed = service.list_tasks(session_, current_user, tab, page=page, per_page=50,
                                     **filters)
