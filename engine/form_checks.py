@@ -100,18 +100,15 @@ def every_goal_followed_up(submitted: dict, known: dict, messages: dict) -> dict
     return {"maal_vurdering": problems} if problems else {}
 
 
-# The longest time to the next follow-up the law allows, by area (the follow-up module's
-# `omraade`): Barnets lov § 95 has a child's support followed up at least every 6 months.
-LONGEST_INTERVAL = {"boern": 6}
-
-
 def interval_within_the_law(submitted: dict, known: dict, messages: dict) -> dict:
-    """The next follow-up comes no later than the law allows for the area."""
+    """The next follow-up comes no later than the law allows: the longest interval and its
+    legal basis come from the decision table the follow-up module asks
+    (processes/opfoelgningsinterval.dmn: laengste_opfoelgning_maaneder, opfoelgning_hjemmel)."""
     months, longest = (submitted.get("naeste_opfoelgning_maaneder"),
-                       LONGEST_INTERVAL.get(known.get("omraade")))
+                       known.get("laengste_opfoelgning_maaneder"))
     if months is not None and longest is not None and months > longest:
         return {"naeste_opfoelgning_maaneder": [
-            f"at most {longest} months for a child (Barnets lov § 95)"]}
+            f"at most {longest} months ({known.get('opfoelgning_hjemmel') or 'the law'})"]}
     return {}
 
 

@@ -115,8 +115,13 @@ def test_a_goal_the_decision_names_twice_is_assessed_twice():
 @pytest.mark.parametrize("area, months, refused", [
     ("boern", 6, False), ("boern", 7, True), ("voksne", 24, False), (None, 12, False)])
 def test_a_childs_next_follow_up_comes_within_6_months(area, months, refused):
+    # what the shipped decision table (processes/opfoelgningsinterval.dmn) gives each area
+    from_the_table = {"boern": {"laengste_opfoelgning_maaneder": 6,
+                                "opfoelgning_hjemmel": "Barnets lov § 95"},
+                      "voksne": {"laengste_opfoelgning_maaneder": 24,
+                                 "opfoelgning_hjemmel": "Serviceloven § 148, stk. 2"}}
     problems = interval_within_the_law({"naeste_opfoelgning_maaneder": months},
-                                       {"omraade": area}, {})
+                                       {"omraade": area, **from_the_table.get(area, {})}, {})
     assert bool(problems) == refused
     if refused:
         assert "Barnets lov § 95" in problems["naeste_opfoelgning_maaneder"][0]

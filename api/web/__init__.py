@@ -215,9 +215,10 @@ def inbox():
         counts = service.count_tabs(session_, current_user, tuple(TABS), **filters)
         listed = service.list_tasks(session_, current_user, tab, page=page, per_page=50,
                                     **filters)
-        processes = [p["process_id"] for p in service.list_processes(session_, current_user)]
         saved = list(session_.scalars(select(SavedFilter).where(
             SavedFilter.user_id == current_user.id).order_by(SavedFilter.name)))
+    # the filter's choices come from the parsed processes, not from the database
+    processes = sorted(pid for pid, d in service.registry.current.items() if d.startable)
     task_types = sorted({(t.bpmn_id, t.bpmn_name or t.bpmn_id)
                          for d in service.registry.current.values() for t in d.user_tasks},
                         key=lambda t: t[1])
