@@ -22,16 +22,22 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+def add_database_options(p: argparse.ArgumentParser, database: str) -> None:
+    """The options every benchmark on the generated municipality shares: which databases,
+    and how much of the municipality."""
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL),
                    help="a PostgreSQL server URL; the benchmark uses (and empties) the "
                         "database --pg-database on that server, never the one named here")
-    p.add_argument("--pg-database", default="sagsflow_bench")
+    p.add_argument("--pg-database", default=database)
     p.add_argument("--skip-pg", action="store_true", help="SQLite only")
     p.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     p.add_argument("--scale", type=float, default=1.0,
                    help="fraction of the full municipality (10,000 cases, 100,000 tasks)")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    add_database_options(p, "sagsflow_bench")
     p.add_argument("--n", type=int, default=200, help="timed repeats per latency measure")
     p.add_argument("--warmup", type=int, default=20, help="untimed repeats before each")
     p.add_argument("--clients", type=int, default=16, help="throughput client threads")

@@ -26,21 +26,16 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.__main__ import add_database_options
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
 TARGET_P95_MS = 50.0
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.pages", description=__doc__)
-    p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL),
-                   help="a PostgreSQL server URL; the benchmark uses (and empties) the "
-                        "database --pg-database on that server, never the one named here")
-    p.add_argument("--pg-database", default="sagsflow_bench_pages")
-    p.add_argument("--skip-pg", action="store_true", help="SQLite only")
-    p.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="fraction of the full municipality (10,000 cases, 100,000 tasks)")
+    add_database_options(p, "sagsflow_bench_pages")
     p.add_argument("--n", type=int, default=200, help="timed requests per page")
     p.add_argument("--warmup", type=int, default=20, help="untimed requests before each page")
     p.add_argument("--server-threads", type=int, default=4,
