@@ -275,15 +275,13 @@ class CaseDeadline(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "key"),
         # The queue reads these alone (on PostgreSQL by index-only scans): a team's running
-        # deadlines by due date (overdue: count, page, groups) and by warning date (the traffic
-        # lights), with the responsible caseworker in the index.
-        Index("ix_case_deadlines_team_running", "team_id", "due_at", "responsible_id",
-              postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
+        # deadlines by due date (overdue) and by warning date (due soon), with the responsible
+        # caseworker, the key and the process in the index, so that one grouped read gives the
+        # counts, the traffic lights and the groups.
+        Index("ix_case_deadlines_team_running", "team_id", "due_at", "responsible_id", "key",
+              "process_id", postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
         Index("ix_case_deadlines_team_warn", "team_id", "warn_at", "due_at", "responsible_id",
-              postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
-        # The queue grouped by deadline or process reads the groups off the index.
-        Index("ix_case_deadlines_team_running_key", "team_id", "key", "process_id", "due_at",
-              postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
+              "key", "process_id", postgresql_where=text(QUEUED), sqlite_where=text(QUEUED)),
         # A caseworker's deadlines, paused ones too (the calendar feed).
         Index("ix_case_deadlines_responsible_running", "responsible_id", "due_at",
               postgresql_where=text(RUNNING_DEADLINE), sqlite_where=text(RUNNING_DEADLINE)),

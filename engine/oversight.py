@@ -111,8 +111,9 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
     moment = now()
     scope = _scope_conditions(session, user, wanted)
     conditions = scope + _state_conditions(wanted.state, moment)
-    # One pass over the index gives the lights, the total and the groups per caseworker.
-    counts = _counts_per_caseworker(session, scope, moment)
+    # One grouped read of the index per state gives the lights, the total and the groups.
+    tallies = _tallies(session, scope, moment)
+    counts = _counts_per_caseworker(tallies)
     which = 0 if wanted.state == "overdue" else 1
     total = sum(c[which] for c in counts.values())
     query = (select(CaseDeadline).where(*conditions)
@@ -129,46 +130,62 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
     return {
         "state": wanted.state, "items": items, "total": total, "page": page,
         "per_page": per_page,
-        "groups": _groups(session, conditions, group_by, counts, which) if group_by else [],
+        "groups": _groups(session, tallies[which], group_by) if group_by else [],
         "caseworkers": _traffic_lights(session, user, counts, wanted),
     }
 
 
-def _counts_per_caseworker(session: Session, scope: list, moment: datetime) -> dict:
+# The columns a tally is grouped by, in the order of the queue indexes after the dates.
+_TALLIED = (CaseDeadline.team_id, CaseDeadline.responsible_id, CaseDeadline.key,
+            CaseDeadline.process_id)
+_GROUP_COLUMN = {"team": 0, "caseworker": 1, "key": 2, "process": 3}
+
+
+def _tallies(session: Session, scope: list, moment: datetime) -> tuple[list, list]:
+    """Per state (overdue, due soon): rows of (team, responsible, key, process, count, earliest
+    due date) over the deadlines in scope. Each state is one range of its own index, which
+    holds every column read, so nothing but the index is read; the rows are few (teams x
+    caseworkers x deadline keys)."""
+    return tuple(
+        session.execute(select(*_TALLIED, func.count(), func.min(CaseDeadline.due_at))
+                        .where(*scope, *_state_conditions(state, moment))
+                        .group_by(*_TALLIED)).all()
+        for state in QUEUE_STATES)
+
+
+def _counts_per_caseworker(tallies: tuple[list, list]) -> dict:
     """responsible id -> (overdue, due soon, earliest overdue due date, earliest due-soon due
-    date) over the deadlines in scope. Two grouped reads, each a range of its own index, cost
-    half of one read of both ranges with CASE sums."""
+    date)."""
     counts: dict = {}
-    for which, state in enumerate(QUEUE_STATES):
-        rows = session.execute(
-            select(CaseDeadline.responsible_id, func.count(), func.min(CaseDeadline.due_at))
-            .where(*scope, *_state_conditions(state, moment))
-            .group_by(CaseDeadline.responsible_id))
-        for worker, count, earliest in rows:
+    for which, rows in enumerate(tallies):
+        for _team, worker, _key, _process, count, earliest in rows:
             entry = counts.setdefault(worker, [0, 0, None, None])
-            entry[which], entry[which + 2] = count, earliest
+            entry[which] += count
+            if entry[which + 2] is None or earliest < entry[which + 2]:
+                entry[which + 2] = earliest
     return {worker: tuple(entry) for worker, entry in counts.items()}
 
 
-def _groups(session: Session, conditions: list, group_by: str, counts: dict,
-            which: int) -> list[dict]:
-    if group_by == "caseworker":
-        rows = [(worker, c[which], c[which + 2]) for worker, c in counts.items() if c[which]]
-    else:
-        column = {"team": CaseDeadline.team_id, "key": CaseDeadline.key,
-                  "process": CaseDeadline.process_id}[group_by]
-        rows = session.execute(select(column, func.count(), func.min(CaseDeadline.due_at))
-                               .where(*conditions).group_by(column)).all()
+def _groups(session: Session, rows: list, group_by: str) -> list[dict]:
+    """The queue's deadlines in groups of one column, from the tally of their state."""
+    at = _GROUP_COLUMN[group_by]
+    merged: dict = {}
+    for row in rows:
+        count, earliest = row[4], row[5]
+        entry = merged.setdefault(row[at], [0, earliest])
+        entry[0] += count
+        entry[1] = min(entry[1], earliest)
     labels: dict = {}
     if group_by == "team":
-        labels = dict(session.execute(select(Team.id, Team.key)).all())
+        labels = dict(session.execute(select(Team.id, Team.key)
+                                      .where(Team.id.in_(list(merged) or [-1]))).all())
     elif group_by == "caseworker":
-        ids = [value for value, *_ in rows if value is not None]
+        ids = [value for value in merged if value is not None]
         labels = dict(session.execute(select(User.id, User.username)
                                       .where(User.id.in_(ids or [-1]))).all())
     groups = [{"group": labels.get(value, value) if group_by in ("team", "caseworker")
                else value, "count": count, "earliest_due_at": earliest}
-              for value, count, earliest in rows]
+              for value, (count, earliest) in merged.items()]
     return sorted(groups, key=lambda g: (g["earliest_due_at"], str(g["group"])))
 
 
