@@ -609,6 +609,49 @@ def test_engine_messages_become_danish():
         "the consent of X does not cover politi"
 
 
+def test_the_use_cases_own_messages_become_danish_too():
+    """What engine/services.py, engine/oversight.py and engine/letters say of a field, through
+    the one translation the pages use."""
+    from engine.cpr import normalize_cpr
+
+    danish = form_render.danish_message
+    for english, expected in (
+            ("is required", "Skal udfyldes."),
+            ("missing", "Mangler."),
+            ("not a valid date", "Skal være en gyldig dato (dd-mm-åååå)."),
+            ("'2026-13-01' is not a valid date", "Skal være en gyldig dato (dd-mm-åååå)."),
+            ("must not be blank", "Må ikke være tom."),
+            ("cannot be in the future", "Må ikke ligge i fremtiden."),
+            ("must include a time zone offset", "Skal have en tidszone."),
+            ("you belong to several teams; name the team", "Du er med i flere teams: vælg teamet."),
+            ("no team with id 7", "Teamet findes ikke."),
+            ("no user 'jens'", "Brugeren »jens« findes ikke."),
+            ("the case is closed", "Sagen er lukket."),
+            ("sagsbehandler3 is not the case's caseworker",
+             "sagsbehandler3 er ikke sagens sagsbehandler."),
+            ("at most 5000 characters", "Højst 5000 tegn."),
+            ("must be a valid email", "Har ikke den rigtige form."),
+            ("must match ^[0-9]{4}$", "Har ikke den rigtige form.")):
+        assert danish(english) == expected, english
+    for cpr in ("123", "3213991234"):
+        with pytest.raises(ValueError) as raised:
+            normalize_cpr(cpr)
+        assert danish(str(raised.value)).startswith("CPR-nummeret"), str(raised.value)
+
+
+def test_list_items_carry_their_path_and_the_label_without_its_number():
+    """What the form script renumbers the items by after one is removed."""
+    schema = CATALOG.get("sel50_samtykke").schema
+    tree = fields(schema, {"samtykker": [{"part": "Sara"}, {"part": "Jonas"}]})
+    items = _field(tree, "samtykker")
+    assert [(i.path, i.label, i.label_stem) for i in items.children] == [
+        ("samtykker.0", f"{items.children[0].label_stem} 1", items.children[0].label_stem),
+        ("samtykker.1", f"{items.children[0].label_stem} 2", items.children[0].label_stem)]
+    html = render(tree)
+    assert 'data-path="samtykker.1"' in html and 'data-path="samtykker.__i0__"' in html
+    assert f'data-label-stem="{escape(items.children[0].label_stem)}"' in html
+
+
 def test_read_only_values_are_shown_as_text():
     form = CATALOG.get("vurder_henvendelse")
     tree = fields(form.schema, {"borger_navn": "<b>Peter</b>", "modtaget_dato": "2026-11-02"})

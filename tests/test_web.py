@@ -59,7 +59,8 @@ def test_no_redirect_to_another_site_after_log_in(app):
         client = app.test_client()
         response = _login(client, next_=target)
         assert response.status_code == 302
-        assert response.headers["Location"].endswith("/indbakke"), target
+        # one's start page ("/": the inbox, or a designer's files), never the other site
+        assert response.headers["Location"] == "/", target
 
 
 def test_log_out_ends_the_session(app):
@@ -161,6 +162,43 @@ def test_a_case_of_another_team_is_refused_with_a_page(app, api):
     assert client.get("/sager/999999").status_code == 404
 
 
+def test_the_engines_english_messages_are_not_shown_on_the_pages(app, api):
+    """A use case's error: the page says in Danish what kind of error it is, and field
+    messages are translated (form_render.danish_message); the engine's English is the REST
+    API's."""
+    case = _open_case(api)
+    [task] = case["open_tasks"]
+    api("sagsbehandler").post(f"/api/v1/tasks/{task['id']}/unclaim")
+    other = app.test_client()
+    _login(other, username="sagsbehandler2")
+    refused = other.get(f"/sager/{case['id']}").get_data(as_text=True)
+    assert "Du har ikke adgang til det, du forsøgte at se eller gøre." in refused
+    assert "belongs to a team" not in refused
+    gone = other.get("/sager/999999")
+    assert gone.status_code == 404
+    assert "findes ikke (længere)" in gone.get_data(as_text=True)
+    assert "no case" not in gone.get_data(as_text=True)
+    # a refusal told after a redirect (the inbox's Tag button)
+    page = other.get("/indbakke").get_data(as_text=True)
+    other.post(f"/opgaver/{task['id']}/tag", data={"csrf_token": _csrf(page)})
+    told = other.get("/indbakke").get_data(as_text=True)
+    assert "Du har ikke adgang" in told and "belongs to a team" not in told
+    # invalid input that reaches the error page: the kind, and the field's message in Danish
+    leader = app.test_client()
+    _login(leader, username="leder")
+    queue = leader.get("/frister?team=findes-ikke")
+    assert queue.status_code == 422
+    html = queue.get_data(as_text=True)
+    assert "Oplysningerne kan ikke bruges." in html and "Teamet findes ikke." in html
+    assert "cannot show" not in html and "no team" not in html
+    # the API still says it in English
+    body = api("sagsbehandler2").get(f"/api/v1/cases/{case['id']}").get_json()
+    assert "team" in body["message"]
+    # Werkzeug's English is not shown either
+    tab = other.get("/indbakke?fane=alle-andres").get_data(as_text=True)
+    assert "Siden findes ikke, eller den er flyttet." in tab and "requested URL" not in tab
+
+
 def _overdue_case(api, app):
     """A § 50 notification received 30 hours ago: its 24-hour deadline is overdue."""
     from datetime import timedelta
@@ -213,6 +251,33 @@ def test_a_leader_moves_a_case_from_the_queue(app, api):
     client.post("/frister/flyt", data={"csrf_token": _csrf(after), "fra": "sagsbehandler3",
                                        "til": "sagsbehandler", "next": "/frister"})
     assert "Vælg de sager" in client.get("/frister").get_data(as_text=True)
+
+
+def test_a_refused_move_names_no_case_the_leader_may_not_see(app, api):
+    mine = _overdue_case(api, app)
+    theirs = api("sagsbehandler2").post("/api/v1/cases", json=new_case_body(
+        cpr="0506071234", name="Sofie Berg")).get_json()
+    client = app.test_client()
+    _login(client, username="leder")
+    page = client.get("/frister").get_data(as_text=True)
+    for chosen in ([theirs["id"]], [mine["id"], theirs["id"]], [theirs["id"], mine["id"]],
+                   [999999]):
+        client.post("/frister/flyt", data={
+            "csrf_token": _csrf(page), "fra": "sagsbehandler", "til": "sagsbehandler3",
+            "sag": [str(i) for i in chosen], "next": "/frister"})
+        after = client.get("/frister").get_data(as_text=True)
+        said = re.search(r'<p class="flash error"[^>]*>([^<]*)</p>', after).group(1)
+        assert said == "Intet er flyttet: nogle af de valgte sager hører ikke til dine teams.", \
+            (chosen, said)
+        assert theirs["number"] not in after and str(theirs["id"]) not in said
+    assert api("leder").get(f"/api/v1/cases/{mine['id']}").get_json()[
+        "caseworker"]["username"] == "sagsbehandler"
+    # a case the leader leads, refused: named, the reason in Danish
+    client.post("/frister/flyt", data={
+        "csrf_token": _csrf(page), "fra": "sagsbehandler3", "til": "sagsbehandler",
+        "sag": str(mine["id"]), "next": "/frister"})
+    after = client.get("/frister").get_data(as_text=True)
+    assert f"{mine['number']}: sagsbehandler3 er ikke sagens sagsbehandler." in after
 
 
 def test_a_caseworker_cannot_move_cases(app, api):
@@ -385,7 +450,8 @@ def test_the_inbox_filters_by_task_type_citizen_and_due_date_and_filters_can_be_
     _login(client)
     by_name = client.get("/indbakke?borger=sofie").get_data(as_text=True)
     assert other["number"] in by_name and "Emil Hansen" not in by_name
-    by_cpr = client.get("/indbakke?borger=010203-1234").get_data(as_text=True)
+    by_cpr = client.get("/indbakke?borger=010203-1234", follow_redirects=True).get_data(
+        as_text=True)  # an old address with a CPR number still works (borger_id, below)
     assert "Emil Hansen" in by_cpr and "Sofie Berg" not in by_cpr
     assert "Sofie Berg" not in client.get("/indbakke?opgave=godkend_afgoerelse").get_data(
         as_text=True)
@@ -393,6 +459,10 @@ def test_the_inbox_filters_by_task_type_citizen_and_due_date_and_filters_can_be_
         as_text=True)
     assert client.get("/indbakke?frist_foer=snart").status_code == 422
     page = client.get("/indbakke?borger=sofie").get_data(as_text=True)
+    by_form = client.post("/indbakke", data={"csrf_token": _csrf(page), "fane": "mine",
+                                              "borger": "Sofie", "proces": ""})
+    assert by_form.status_code == 302  # a name stays in the address
+    assert by_form.headers["Location"].endswith("/indbakke?fane=mine&borger=Sofie")
     saved = client.post("/indbakke/filtre", data={"csrf_token": _csrf(page), "navn": "Sofies",
                                                   "fane": "mine", "borger": "sofie"})
     assert saved.status_code == 302 and "borger=sofie" in saved.headers["Location"]
@@ -402,6 +472,77 @@ def test_the_inbox_filters_by_task_type_citizen_and_due_date_and_filters_can_be_
     other_user = app.test_client()
     _login(other_user, username="sagsbehandler3")
     assert "Sofies" not in other_user.get("/indbakke").get_data(as_text=True)
+
+
+def _citizen_id(app, cpr):
+    from sqlalchemy import select
+
+    from api.extensions import db
+    from engine.models import Citizen
+
+    with app.app_context():
+        found = db.session.scalar(select(Citizen.id).where(Citizen.cpr == cpr))
+        db.session.remove()
+    return found
+
+
+def test_a_cpr_search_is_posted_and_the_address_names_the_citizen_by_id(app, api):
+    _open_case(api, cpr="0102031234", name="Emil Hansen")
+    _open_case(api, cpr="0506071234", name="Sofie Berg")
+    emil = _citizen_id(app, "0102031234")
+    client = app.test_client()
+    _login(client)
+    page = client.get("/indbakke?fane=team").get_data(as_text=True)
+    assert 'method="post" action="/indbakke"' in page  # the filter form, with its token
+    # a form without its CSRF token is refused
+    assert client.post("/indbakke", data={"borger": "0102031234"}).status_code == 400
+    for typed in ("010203-1234", "0102031234", " 010203 1234 "):
+        found = client.post("/indbakke", data={
+            "csrf_token": _csrf(page), "fane": "team", "borger": typed, "proces": ""})
+        assert found.status_code == 302, typed
+        where = found.headers["Location"]
+        assert where.endswith(f"/indbakke?fane=team&borger_id={emil}"), (typed, where)
+        assert "1234" not in where
+    listed = client.get(where)
+    html = listed.get_data(as_text=True)
+    assert listed.status_code == 200
+    assert "Emil Hansen" in html and "Sofie Berg" not in html
+    assert "0102031234" not in html and "010203-1234" not in html
+    # the links of the page (tabs, save the filter) keep the citizen by id
+    assert f"borger_id={emil}" in re.search(r'href="[^"]*fane=mine[^"]*"', html).group(0)
+    assert f'name="borger_id" value="{emil}"' in html
+    # an old address with the CPR number: the same page at the address without it
+    old = client.get("/indbakke?fane=team&borger=010203-1234&sprog=da")
+    assert old.status_code == 302
+    assert old.headers["Location"].endswith(f"/indbakke?fane=team&borger_id={emil}&sprog=da")
+    # a saved filter keeps the id, never the number
+    saved = client.post("/indbakke/filtre", data={
+        "csrf_token": _csrf(page), "navn": "Emil", "fane": "team", "borger": "0102031234"})
+    assert "1234" not in saved.headers["Location"]
+    assert f'href="/indbakke?fane=team&amp;borger_id={emil}">Emil</a>' in client.get(
+        "/indbakke").get_data(as_text=True)
+    # nobody found: borger_id=0, an empty list
+    nobody = client.post("/indbakke", data={"csrf_token": _csrf(page), "fane": "team",
+                                             "borger": "3112999999"})
+    assert nobody.headers["Location"].endswith("/indbakke?fane=team&borger_id=0")
+    empty = client.get(nobody.headers["Location"]).get_data(as_text=True)
+    assert "Ingen opgaver her." in empty and "passer på søgningen" in empty
+
+
+def test_a_citizen_of_another_team_is_neither_found_nor_named_by_id(app, api):
+    _open_case(api, cpr="0102031234", name="Emil Hansen")
+    emil = _citizen_id(app, "0102031234")
+    client = app.test_client()
+    _login(client, username="sagsbehandler2")
+    page = client.get("/indbakke").get_data(as_text=True)
+    # the CPR number of a citizen the user may not see answers as one who does not exist
+    found = client.post("/indbakke", data={"csrf_token": _csrf(page), "fane": "mine",
+                                           "borger": "0102031234"})
+    assert found.headers["Location"].endswith("/indbakke?fane=mine&borger_id=0")
+    # and the id typed into the address shows nothing of them
+    for tab in ("mine", "team", "unassigned"):
+        html = client.get(f"/indbakke?fane={tab}&borger_id={emil}").get_data(as_text=True)
+        assert "Emil Hansen" not in html and "010203" not in html, tab
 
 
 def test_the_case_page_draws_the_process_of_the_cases_version(app, api):

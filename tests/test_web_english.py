@@ -106,6 +106,30 @@ def test_the_language_links_keep_the_page_and_its_filters(app):
     assert 'href="/indbakke?fane=team&amp;borger=Jens+%C3%85&amp;sprog=en" lang="en"' in page
 
 
+def test_error_pages_and_the_csrf_refusal_in_english(app, api):
+    from conftest import new_case_body
+
+    case = api("sagsbehandler").post("/api/v1/cases", json=new_case_body()).get_json()
+    client = app.test_client()
+    client.get("/login?sprog=en")
+    refused = client.post("/login", data={"username": "sagsbehandler", "password": "x"})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "<h1>Bad request</h1>" in html and "security token" in html
+    assert "Forkert forespørgsel" not in html and "sikkerhedsnøgle" not in html
+    _login(client, username="sagsbehandler2")
+    for url, status, title in ((f"/sager/{case['id']}", 403, "No access"),
+                               ("/sager/999999", 404, "Page not found"),
+                               ("/indbakke?fane=alle", 404, "Page not found"),
+                               ("/findes-ikke", 404, "Page not found")):
+        response = client.get(url, headers={"Accept": "text/html"})
+        assert response.status_code == status, url
+        html = response.get_data(as_text=True)
+        assert f"<title>{title} · Sagsflow</title>" in html and f"<h1>{title}</h1>" in html, url
+        assert "Ingen adgang" not in html and "Siden findes ikke" not in html, url
+    assert "You do not have access" in client.get(f"/sager/{case['id']}").get_data(as_text=True)
+
+
 def test_the_page_that_switches_is_marked_with_its_language(app):
     client = app.test_client()
     _login(client)
@@ -174,7 +198,10 @@ def test_the_catalogue_has_every_text_the_sources_mark():
 def test_texts_shown_by_value_are_extracted_too():
     """The pages translate some texts by value (`_(label)` in a template); they are marked in
     api/translations (LOOKED_UP) so that extraction, and so the catalogue, has them."""
+    from api import errors
+
     shown = set(web.TABS.values()) | set(web.NEW_CASE_KINDS.values()) \
+        | set(errors.PAGE_TITLES.values()) \
         | {word for _light, word in web.DEADLINE_LIGHTS.values()} \
         | set(web.GROUP_NAMES.values()) | set(web.STATE_NAMES.values()) \
         | set(web.EVENT_NAMES.values())

@@ -26,7 +26,7 @@ PAGES = {
     "/adgangslog": (403, 403, 403, 403, 403, 403, 200),
 }
 # Pages that take a form (POST): each is tested with its own permissions in tests/test_web.py.
-POSTS = {"/login", "/logout", "/sager/ny", "/opgaver/<task_id>/<action>",
+POSTS = {"/login", "/logout", "/indbakke", "/sager/ny", "/opgaver/<task_id>/<action>",
          "/opgaver/<task_id>/kladde", "/opgaver/<task_id>/afslut", "/breve/<int:letter_id>",
          "/frister/flyt", "/indbakke/filtre",
          "/indbakke/filtre/<int:filter_id>/slet"}

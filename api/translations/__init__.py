@@ -31,8 +31,9 @@ def N_(text: str) -> str:
 
 # Texts the pages translate by value, `_(label)`, so extraction cannot see them where they are
 # written: api/web's TABS, NEW_CASE_KINDS, DEADLINE_LIGHTS, GROUP_NAMES, STATE_NAMES and
-# EVENT_NAMES, and the deadline overview's row for cases without a caseworker
-# (engine/oversight). tests/test_web_english.py names any of those values missing here.
+# EVENT_NAMES, the error pages' headings (api/errors.py PAGE_TITLES) and the deadline
+# overview's row for cases without a caseworker (engine/oversight). tests/test_web_english.py
+# names any of those values missing here.
 LOOKED_UP = (
     N_("Mine opgaver"), N_("Mit teams"), N_("Ikke tildelt"),
     N_("Underretning om et barn (Barnets lov § 20, tidl. SEL § 50)"),
@@ -43,6 +44,7 @@ LOOKED_UP = (
     N_("Overskredne"), N_("Snart forfaldne"),
     N_("Ingen sagsbehandler"),
     N_("Sagen er oprettet"), N_("Sagen er flyttet"), N_("Borgerens oplysninger er ændret"),
+    N_("Processen er udrullet i en ny version"), N_("Sagen er flyttet til en ny procesversion"),
     N_("Fristens handling skal udføres"), N_("Frist overskredet"), N_("Frist ændret"),
     N_("Frist eskaleret til lederen"), N_("Frist overholdt"), N_("Frist sat i bero"),
     N_("Påmindelse om frist"), N_("Frist genoptaget"), N_("Frist startet"),
@@ -53,6 +55,9 @@ LOOKED_UP = (
     N_("Opgave tildelt"), N_("Opgave bortfaldet"), N_("Opgave taget"), N_("Opgave afsluttet"),
     N_("Opgave oprettet"), N_("Opgavens frist ændret"), N_("Opgave givet tilbage"),
     N_("Tidsfrist i processen udløst"), N_("Tidsfrist i processen flyttet"),
+    N_("Forkert forespørgsel"), N_("Log ind"), N_("Ingen adgang"), N_("Siden findes ikke"),
+    N_("Ikke tilladt"), N_("Konflikt"), N_("For stor"), N_("Ugyldige oplysninger"),
+    N_("For mange forsøg"), N_("Der skete en fejl"),
 )
 
 

@@ -3,11 +3,14 @@ the same use cases as the REST API (engine.services). Sessions with Flask-Login,
 form (Flask-WTF), Danish text through Flask-Babel.
 
 Who may see and do what is decided in engine/permissions.py, as for the API; the pages only
-render the answer. A use case's error becomes a page with the message (or the form again with
-the field messages), never a stack trace."""
+render the answer. A use case's error becomes a page in Danish (or the form again with the field
+messages), never a stack trace: the engine's messages are English (the REST API shows them), so
+a page says in its own words what kind of error it was (_error_message) and shows the field
+messages through form_render.danish_message (_danish_fields)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
@@ -26,21 +29,42 @@ from flask import (
 from flask_babel import Babel, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import select_autoescape
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from engine import audit, oversight
 from engine.accounts import authenticate
 from engine.clock import LOCAL_TZ
 from engine.cpr import mask_cpr
 from engine.db import transaction
-from engine.errors import Conflict, Locked, SagsflowError, Unauthorized, ValidationFailed
+from engine.errors import (
+    Conflict,
+    Forbidden,
+    Locked,
+    NotFound,
+    ProcessDefinitionError,
+    SagsflowError,
+    Unauthorized,
+    ValidationFailed,
+)
 from engine.letters.render import clock, danish_date
-from engine.models import ADMIN, CASEWORKER, LEADER, SavedFilter, Team, User
+from engine.models import (
+    ADMIN,
+    CASEWORKER,
+    DESIGNER,
+    LEADER,
+    Case,
+    Citizen,
+    SavedFilter,
+    Team,
+    User,
+)
 from engine.permissions import require_role
 from engine.services import Casework
 
+from ..errors import _page as error_page
 from ..extensions import db
 from ..oversight import deadline_rows_csv
 from . import form_render
@@ -136,14 +160,81 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc and target.startswith("/") \
                 and not target.startswith("//"):
             return target
-    return url_for("web.inbox")
+    return url_for("web.home")
 
 
 @bp.app_context_processor
 def _layout_values():
     user = current_user if current_user.is_authenticated else None
     return {"user": user, "is_leader": bool(user and user.role == LEADER),
+            "is_admin": bool(user and user.role == ADMIN),
+            "is_designer": bool(user and user.role in (DESIGNER, ADMIN)),
+            "does_casework": bool(user and user.role in (CASEWORKER, LEADER, ADMIN)),
             "lang": str(get_locale() or "da")}
+
+
+# -- error pages -------------------------------------------------------------------------------
+# The pages' own handlers (a blueprint's come before the application's, api/errors.py): the
+# same error page (api/errors._page, its heading translated in the template), with a message
+# in the page's language instead of the engine's or Werkzeug's English.
+
+def _error_message(exc: SagsflowError) -> str:
+    """What a page says for a kind of use-case error (never the engine's own text, which may
+    name things the user may not see)."""
+    if isinstance(exc, NotFound):
+        return _("Det, du leder efter, findes ikke (længere).")
+    if isinstance(exc, Forbidden):
+        return _("Du har ikke adgang til det, du forsøgte at se eller gøre.")
+    if isinstance(exc, Conflict):
+        return _("Det kunne ikke lade sig gøre, fordi sagen eller opgaven er ændret imens. "
+                 "Genindlæs siden, og prøv igen.")
+    if isinstance(exc, ValidationFailed):
+        return _("Oplysningerne kan ikke bruges.")
+    if isinstance(exc, ProcessDefinitionError):
+        return _("Processen eller formularen kan ikke bruges. Kontakt en administrator.")
+    if isinstance(exc, Locked):
+        return _("For mange forsøg. Prøv igen senere.")
+    if isinstance(exc, Unauthorized):
+        return _("Log ind for at fortsætte.")
+    return _("Handlingen kunne ikke gennemføres.")
+
+
+def _danish_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The engine's field messages (ValidationFailed.fields) as the pages show them."""
+    return {name: [form_render.danish_message(m) for m in messages]
+            for name, messages in fields.items()}
+
+
+def _field_details(fields: dict[str, list[str]]) -> str:
+    return "; ".join(f"{name}: {' '.join(messages)}"
+                     for name, messages in _danish_fields(fields).items())
+
+
+@bp.errorhandler(SagsflowError)
+def _use_case_error(exc: SagsflowError):
+    message = _error_message(exc)
+    if isinstance(exc, ValidationFailed) and exc.fields:
+        message += " " + _field_details(exc.fields)
+    return error_page(exc.status, message)
+
+
+# Werkzeug's descriptions are English; the pages say it by status.
+def _http_message(code: int | None) -> str:
+    if code == 404:
+        return _("Siden findes ikke, eller den er flyttet.")
+    if code == 403:
+        return _("Du har ikke adgang til det, du forsøgte at se eller gøre.")
+    if code == 413:
+        return _("Det, der blev sendt, er for stort.")
+    return _("Siden kunne ikke vises. Prøv igen, eller kontakt support.")
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if isinstance(exc, CSRFError):
+        return error_page(400, _("Formularen mangler sin sikkerhedsnøgle eller er udløbet: "
+                                 "genindlæs siden, og prøv igen."))
+    return error_page(exc.code or 500, _http_message(exc.code))
 
 
 # -- log-in ------------------------------------------------------------------------------------
@@ -196,6 +287,10 @@ def logout():
 @bp.get("/")
 @login_required
 def home():
+    """The start page of one's work: the designer's files for a process designer, else the
+    inbox."""
+    if current_user.role == DESIGNER:
+        return redirect(url_for("designer.files"))
     return redirect(url_for("web.inbox"))
 
 
@@ -205,13 +300,27 @@ def inbox():
     tab = request.args.get("fane", "mine")
     if tab not in TABS:
         abort(404)
+    if _cpr_digits(request.args.get("borger")):
+        # An address from before CPR numbers left them (a bookmark, a saved filter, a link):
+        # the same filters, the citizen by id.
+        language = [("sprog", request.args["sprog"])] if request.args.get("sprog") else []
+        return redirect(_inbox_url(_filter_query(request.args) + language))
     filters, errors = _inbox_filters(request.args)
     page = _number(request.args.get("side"), 1, 10000)
     service = casework()
+    shown_citizen = None
     with transaction(db.session) as session_:
-        citizen = filters.pop("citizen")
+        citizen, citizen_id = filters.pop("citizen"), filters.pop("citizen_id")
         if citizen:  # the citizen's cases, looked up once for the counts and the list
             filters["case_ids"] = service.resolve_citizen(session_, current_user, citizen)
+        elif citizen_id is not None:
+            # By id: the cases the user may see of the citizen (resolve_citizen decides, as for
+            # a CPR number typed); the citizen is named on the page only if there are any.
+            person = session_.get(Citizen, citizen_id) if citizen_id else None
+            filters["case_ids"] = service.resolve_citizen(
+                session_, current_user, person.cpr) if person else []
+            if filters["case_ids"]:
+                shown_citizen = {"name": person.name, "cpr": person.cpr}
         counts = service.count_tabs(session_, current_user, tuple(TABS), **filters)
         listed = service.list_tasks(session_, current_user, tab, page=page, per_page=50,
                                     **filters)
@@ -222,14 +331,28 @@ def inbox():
     task_types = sorted({(t.bpmn_id, t.bpmn_name or t.bpmn_id)
                          for d in service.registry.current.values() for t in d.user_tasks},
                         key=lambda t: t[1])
+    query = {k: request.args[k] for k in FILTER_KEYS if request.args.get(k)}
+    without_citizen = {k: v for k, v in query.items() if k != "borger_id"}
     return render_template("inbox.html.j2", tab=tab, tabs=TABS, counts=counts, listed=listed,
                            processes=processes, task_types=task_types, saved=saved,
-                           args=request.args, errors=errors, now=_now()), \
+                           args=request.args, query=query, errors=errors, now=_now(),
+                           citizen_id=citizen_id, shown_citizen=shown_citizen,
+                           without_citizen=without_citizen), \
         422 if errors else 200
 
 
+@bp.post("/indbakke")
+@login_required
+def filter_inbox():
+    """The inbox's filter form. It is sent by POST (with its CSRF token) so that a CPR number
+    typed in it goes into no address (history, logs, Referer); the answer is the inbox's
+    address for the same filters, the citizen by id (_filter_query)."""
+    return redirect(_inbox_url(_filter_query(request.form)))
+
+
 def _inbox_filters(args) -> tuple[dict, dict]:
-    """The inbox's filters from the page's query: process, task type, citizen, due before."""
+    """The inbox's filters from the page's query: process, task type, citizen (by name, or
+    by id: borger_id), due before."""
     errors: dict[str, list[str]] = {}
     due_before = None
     if args.get("frist_foer"):
@@ -239,31 +362,74 @@ def _inbox_filters(args) -> tuple[dict, dict]:
         except (ValueError, OverflowError):
             errors["frist_foer"] = [_("Skriv datoen som åååå-mm-dd.")]
     citizen = (args.get("borger") or "").strip()[:200] or None
+    citizen_id = _number(args.get("borger_id"), 0) if "borger_id" in args else None
     return {"process": args.get("proces") or None, "task_type": args.get("opgave") or None,
-            "citizen": citizen, "due_before": due_before}, errors
+            "citizen": citizen, "citizen_id": citizen_id, "due_before": due_before}, errors
 
 
-FILTER_KEYS = ("fane", "proces", "opgave", "borger", "frist_foer")
+FILTER_KEYS = ("fane", "proces", "opgave", "borger", "borger_id", "frist_foer")
+
+
+def _cpr_digits(text: str | None) -> str | None:
+    """The ten digits of a citizen search that is a CPR number (with or without the dash),
+    else None: what the engine searches as a CPR number (Casework._citizens_named), and any
+    ten digits typed with spaces too."""
+    digits = re.sub(r"[\s-]", "", text or "")
+    return digits if len(digits) == 10 and digits.isascii() and digits.isdigit() else None
+
+
+def _filter_query(source) -> list[tuple[str, str]]:
+    """The inbox's filters from its form (or an old address) as they go into an address or a
+    saved filter: a citizen searched by CPR number becomes borger_id, the id of the citizen
+    if the user may see open tasks of theirs (as the search by CPR number decides), else 0,
+    which finds nothing. A name stays as typed."""
+    query = []
+    for key in FILTER_KEYS:
+        value = (source.get(key) or "").strip()
+        if key == "borger" and _cpr_digits(value):
+            query.append(("borger_id", str(_citizen_id(_cpr_digits(value)))))
+        elif key == "borger_id":
+            if value and not (source.get("borger") or "").strip():
+                query.append((key, str(_number(value, 0))))
+        elif value:
+            query.append((key, value[:200]))
+    return query
+
+
+def _citizen_id(cpr: str) -> int:
+    """The id of the citizen with this CPR number, if the user may see open tasks of theirs;
+    else 0 (a citizen the user may not see is not told from one who does not exist)."""
+    with transaction(db.session) as session_:
+        case_ids = casework().resolve_citizen(session_, current_user, cpr)
+        if not case_ids:
+            return 0
+        return session_.scalar(select(Case.citizen_id).where(Case.id == case_ids[0]))
+
+
+def _inbox_url(query: list[tuple[str, str]]) -> str:
+    return url_for("web.inbox") + ("?" + urlencode(query) if query else "")
 
 
 @bp.post("/indbakke/filtre")
 @login_required
 def save_filter():
-    """Keep the inbox's current filters under a name (the same name replaces them)."""
+    """Keep the inbox's current filters under a name (the same name replaces them); a CPR
+    number never (_filter_query)."""
     name = (request.form.get("navn") or "").strip()[:100]
-    query = urlencode([(k, request.form[k]) for k in FILTER_KEYS if request.form.get(k)])
+    query = _filter_query(request.form)
     if not name:
         flash(_("Giv filteret et navn."), "error")
-        return redirect(url_for("web.inbox") + ("?" + query if query else ""))
+        return redirect(_inbox_url(query))
+    stored = urlencode(query)[:1000]
     with transaction(db.session) as session_:
         found = session_.scalar(select(SavedFilter).where(
             SavedFilter.user_id == current_user.id, SavedFilter.name == name))
         if found is None:
-            session_.add(SavedFilter(user_id=current_user.id, name=name, query=query[:1000]))
+            session_.add(SavedFilter(user_id=current_user.id, name=name, query=stored))
         else:
-            found.query = query[:1000]
+            found.query = stored
     flash(_("Filteret “%(name)s” er gemt.", name=name))
-    return redirect(url_for("web.inbox") + ("?" + query if query else ""))
+    return redirect(_inbox_url(query))
 
 
 @bp.post("/indbakke/filtre/<int(max=2147483647):filter_id>/slet")
@@ -321,8 +487,7 @@ def save_draft(task_id):
             saved = (draft.version, draft.saved_at)
         except ValidationFailed as exc:
             if autosave:
-                return {"fields": {k: [form_render.danish_message(m) for m in v]
-                                   for k, v in exc.fields.items()}}, 422
+                return {"fields": _danish_fields(exc.fields)}, 422
             return _task_page(task, form, data, exc.fields, 422)
         except Conflict:
             if autosave:
@@ -376,7 +541,7 @@ def task_action(task_id, action):
         flash(_("Du har taget opgaven “%(name)s”.", name=task.name) if action == "tag"
               else _("Opgaven “%(name)s” er givet tilbage til teamet.", name=task.name))
     except SagsflowError as exc:
-        flash(exc.message, "error")
+        flash(_error_message(exc), "error")
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -415,9 +580,8 @@ def new_case():
             except ValidationFailed as exc:
                 names = {"citizen.cpr": "cpr", "citizen.name": "navn", "received_at":
                          "modtaget_dato", "team_id": "team"}
-                for field, messages in exc.fields.items():
-                    errors.setdefault(names.get(field, field), []).extend(
-                        form_render.danish_message(m) for m in messages)
+                for field, messages in _danish_fields(exc.fields).items():
+                    errors.setdefault(names.get(field, field), []).extend(messages)
     if current_user.role == ADMIN:
         with transaction(db.session) as session_:
             teams = [(t.id, t.name) for t in session_.scalars(select(Team).order_by(Team.name))]
@@ -445,6 +609,8 @@ def _received_at(day: str | None, clock: str | None, errors: dict):
 # What each kind of event on a case's timeline is called on the page.
 EVENT_NAMES = {
     "case_created": "Sagen er oprettet", "case_reassigned": "Sagen er flyttet",
+    "process_deployed": "Processen er udrullet i en ny version",
+    "process_migrated": "Sagen er flyttet til en ny procesversion",
     "citizen_updated": "Borgerens oplysninger er ændret",
     "deadline_action_due": "Fristens handling skal udføres",
     "deadline_breached": "Frist overskredet", "deadline_changed": "Frist ændret",
@@ -511,7 +677,8 @@ def _letter_page(letter_id: int, errors: dict | None = None, status: int = 200,
             missing = exc.fields
         values = [p.split(".", 1)[1] for p in letter_type.requires if p.startswith("data.")]
         page = render_template("letter.html.j2", letter=letter, letter_type=letter_type,
-                               preview=preview, missing=missing, errors=errors or {},
+                               preview=preview, missing=missing,
+                               errors=_danish_fields(errors or {}),
                                values=values, typed=typed or {})
     return page, status
 
@@ -664,17 +831,30 @@ def reassign():
         flash(_("Vælg de sager, der skal flyttes, eller flyt hele sagsstammen."), "error")
         return redirect(back)
     try:
+        require_role(current_user, LEADER, ADMIN)
+    except Forbidden:
+        flash(_("Intet er flyttet: kun ledere og administratorer flytter sager."), "error")
+        return redirect(back)
+    try:
         with transaction(db.session) as session_:
             moved = oversight.reassign(session_, current_user, giver, taker,
                                        None if whole else case_ids)
         flash(ngettext("%(num)d sag er flyttet fra %(fra)s til %(til)s.",
                        "%(num)d sager er flyttet fra %(fra)s til %(til)s.",
                        len(moved["cases"]), fra=moved["from_name"], til=moved["to_name"]))
+    except (Forbidden, NotFound):
+        # The engine names the case (its number, or an id that does not exist): a case of a
+        # team the user does not lead is none of their business, so say it of the choice.
+        flash(_("Intet er flyttet: nogle af de valgte sager hører ikke til dine teams."),
+              "error")
     except ValidationFailed as exc:
-        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
-        flash(_("Intet er flyttet: %(why)s", why=details or exc.message), "error")
+        # Named by case number (only cases the user leads get this far) or by fra/til.
+        names = {"from": _("Fra"), "to": _("Til")}
+        flash(_("Intet er flyttet: %(why)s", why=_field_details(
+            {names.get(k, k): v for k, v in exc.fields.items()}) or _error_message(exc)),
+            "error")
     except SagsflowError as exc:
-        flash(_("Intet er flyttet: %(why)s", why=exc.message), "error")
+        flash(_("Intet er flyttet: %(why)s", why=_error_message(exc)), "error")
     return redirect(back)
 
 

@@ -77,6 +77,7 @@ class Field:
     placeholder: str = ""  # list: what stands for the new item's index in `template`
     number_placeholder: str = ""  # list: what stands for the new item's number
     item: bool = False  # an item of a list (it can be removed)
+    label_stem: str = ""  # an item: its label without the number ("Nr.", the items' title)
     display: str = ""
     rows: list[list[tuple[str, str]]] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
@@ -293,9 +294,10 @@ def _array(f: Field, schema: dict, value, ctx: _Context, depth: int) -> Field:
 
 
 def _item(items: dict, path: str, value, ctx: _Context, depth: int, number: str) -> Field:
-    label = f"{items['title']} {number}" if items.get("title") else f"Nr. {number}"
+    stem = items.get("title") or "Nr."
+    label = f"{stem} {number}"
     if _type(items) == "object" and items.get("properties"):
-        item = Field(path=path, kind="group", label=label, item=True,
+        item = Field(path=path, kind="group", label=label, item=True, label_stem=stem,
                      help=items.get("description") or "",
                      errors=[danish_message(m, items) for m in ctx.errors.get(path) or []])
         item.children = _object_fields(items, path + ".", value if isinstance(value, dict)
@@ -303,7 +305,7 @@ def _item(items: dict, path: str, value, ctx: _Context, depth: int, number: str)
         return item
     item = _field(items, path, value, ctx, required=False, when=[],
                   readonly=_type(items) == "object", depth=depth + 1, label=label)
-    item.item = True
+    item.item, item.label_stem = True, stem
     return item
 
 
@@ -494,16 +496,48 @@ _FIXED = {
     "CPR number must be a string of 10 digits": "CPR-nummeret skal være 10 cifre.",
     "CPR number must be 10 digits (DDMMÅÅ-XXXX)": "CPR-nummeret skal være 10 cifre "
                                                   "(DDMMÅÅ-XXXX).",
+    # engine/services.py, engine/oversight.py and engine/letters (the use cases' own checks)
+    "is required": "Skal udfyldes.",
+    "missing": "Mangler.",
+    "must include a time zone offset": "Skal have en tidszone.",
+    "you belong to no team; name the team": "Du er ikke med i noget team: vælg teamet.",
+    "you belong to several teams; name the team": "Du er med i flere teams: vælg teamet.",
+    "is not a caseworker of the team": "Er ikke sagsbehandler i teamet.",
+    "the case is closed": "Sagen er lukket.",
+    "is the same caseworker as from": "Er den samme sagsbehandler, som sagerne flyttes fra.",
+    "must be text of 1 to 2000 characters": "Skal være tekst på 1 til 2000 tegn.",
 }
+
+# Messages with a value in them: a pattern of the engine's text, and the Danish with the
+# pattern's groups ({0}, …) filled in.
+_PATTERNS = (
+    (r"(?:.* )?(?:is )?not a valid date(?: .*)?", "Skal være en gyldig dato (dd-mm-åååå)."),
+    (r"no team .*", "Teamet findes ikke."),
+    (r"no user '(.*)'", "Brugeren »{0}« findes ikke."),
+    (r"no caseworker '(.*)' in your teams", "»{0}« er ikke sagsbehandler i dine teams."),
+    (r"(\S+) is not the case's caseworker", "{0} er ikke sagens sagsbehandler."),
+    (r"(\S+) is not an active caseworker of the case's team",
+     "{0} er ikke aktiv sagsbehandler i sagens team."),
+    (r"at most ([0-9]+) characters", "Højst {0} tegn."),
+    (r"not a value this letter takes .*", "Brevet bruger ikke den værdi."),
+    (r".* has no text block .*", "Brevet har ikke det tekstfelt."),
+    (r"must match .*", "Har ikke den rigtige form."),
+    (r"must be a valid .*", "Har ikke den rigtige form."),
+)
 
 
 def danish_message(message: str, schema: dict | None = None) -> str:
     """One of the engine's field messages in Danish, where it is one of the fixed kinds
-    (engine/forms.py, jsonschema); other messages (the named checks of engine/form_checks.py)
-    are shown as they are."""
+    (engine/forms.py, jsonschema, and the use cases' own checks in engine/services.py,
+    engine/oversight.py and engine/letters); other messages (the named checks of
+    engine/form_checks.py) are shown as they are. The one place the pages translate them."""
     schema = schema or {}
     if message in _FIXED:
         return _FIXED[message]
+    for pattern, danish in _PATTERNS:
+        found = re.fullmatch(pattern, message, re.DOTALL)
+        if found:
+            return danish.format(*found.groups())
     if message.startswith("must be one of "):
         return "Vælg en af mulighederne."
     if message.startswith("CPR number does not start with a real date"):

@@ -310,16 +310,68 @@ def test_the_task_page_with_field_errors_has_no_serious_accessibility_violations
 
     summary = page.locator(".error-summary")
     expect(summary).to_be_visible()
+    expect(summary).to_be_focused()  # a screen reader reads it, the keyboard starts there
     expect(summary.get_by_role("heading")).to_have_text("Formularen er ikke udfyldt rigtigt")
     expect(summary).to_contain_text("Hvad siger underretningen?")
     expect(summary).to_contain_text("Forældremyndighedens indehavere")
     expect(summary).to_contain_text("Fagpersonens rolle")
     content = page.get_by_label(re.compile(r"^Hvad siger underretningen\?"))
     expect(content).to_have_attribute("aria-invalid", "true")
-    # the summary's link leads to the field
+    # each of the summary's problems links to its field, and the link takes the focus there
+    problems = summary.locator("li")
+    expect(summary.locator("li a")).to_have_count(problems.count())
     summary.get_by_role("link", name="Hvad siger underretningen?").click()
     expect(content).to_be_focused()
+    # a list (a fieldset): to its first control, here the button that adds one
+    summary.get_by_role("link", name="Forældremyndighedens indehavere").click()
+    expect(page.locator("fieldset#f-foraeldremyndighed").get_by_role(
+        "button", name="Tilføj", exact=True)).to_be_focused()
     # nothing was completed: the task is still open
     assert api("sagsbehandler").get(f"/api/v1/tasks/{task['id']}").get_json()["state"] == \
         "ready"
     check_axe(page)
+
+
+# -- a list item removed: the others are numbered anew ---------------------------------------------
+
+def test_removing_a_list_item_numbers_the_others_anew(page, base, api):
+    from playwright.sync_api import expect
+
+    case = _notification(api)
+    task = _assessment(case)
+    login(page, base, "sagsbehandler")
+    page.goto(f"{base}/opgaver/{task['id']}")
+    holders = page.locator("fieldset#f-foraeldremyndighed")
+    items = holders.locator(".items > .item")
+    for name in ("Sara Ærø", "Jonas Ærø", "Mette Ærø"):
+        holders.get_by_role("button", name="Tilføj", exact=True).click()
+        items.last.get_by_label(re.compile(r"^Navn")).fill(name)
+    items.first.get_by_role("button", name="Fjern: Nr. 1", exact=True).click()
+
+    expect(items).to_have_count(2)
+    for i, name in enumerate(("Jonas Ærø", "Mette Ærø")):
+        item = items.nth(i)
+        expect(item.get_by_role("group", name=f"Nr. {i + 1}", exact=True)).to_be_visible()
+        expect(item.get_by_role("button", name=f"Fjern: Nr. {i + 1}", exact=True)).to_be_visible()
+        field = item.get_by_label(re.compile(r"^Navn"))  # the label still names its input
+        expect(field).to_have_value(name)
+        expect(field).to_have_attribute("name", f"foraeldremyndighed.{i}.navn")
+        expect(field).to_have_attribute("id", f"f-foraeldremyndighed-{i}-navn")
+    # the next one added is the third, and what the form sends is numbered 0, 1, 2
+    holders.get_by_role("button", name="Tilføj", exact=True).click()
+    expect(items.nth(2).get_by_role("group", name="Nr. 3", exact=True)).to_be_visible()
+    expect(items.nth(2).get_by_label(re.compile(r"^Navn"))).to_have_attribute(
+        "name", "foraeldremyndighed.2.navn")
+    sent = page.evaluate("""() => [...new FormData(document.getElementById("opgave")).keys()]
+        .filter(k => k.startsWith("foraeldremyndighed."))""")
+    indices = sorted({int(k.split(".")[1]) for k in sent})
+    assert indices == [0, 1, 2], sent
+    ids = page.evaluate("() => [...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert len(ids) == len(set(ids)), "an id is there twice"
+    # kept as a draft and shown again in that order
+    page.get_by_role("button", name="Gem kladde", exact=True).click()
+    expect(_flash(page)).to_have_text("Kladden er gemt.")
+    expect(items).to_have_count(3)  # the third, added and not filled in yet, too
+    expect(items.nth(0).get_by_label(re.compile(r"^Navn"))).to_have_value("Jonas Ærø")
+    expect(items.nth(1).get_by_label(re.compile(r"^Navn"))).to_have_value("Mette Ærø")
+    expect(items.nth(2).get_by_label(re.compile(r"^Navn"))).to_have_value("")

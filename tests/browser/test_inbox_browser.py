@@ -99,6 +99,36 @@ def test_another_teams_caseworker_does_not_see_the_task(page, base, api):
         expect(page.locator("main")).not_to_contain_text("010203-xxxx")
 
 
+def test_a_search_by_cpr_number_leaves_it_out_of_the_address(page, base, api):
+    from playwright.sync_api import expect
+
+    emil = _open_case(api, cpr="0102031234", name="Emil Hansen")
+    sofie = _open_case(api, cpr="0506071234", name="Sofie Berg")
+    login(page, base, "sagsbehandler")
+    addresses = []
+    page.on("request", lambda request: addresses.append(request.url))
+    page.get_by_label("Borger (navn eller CPR)").fill("010203-1234")
+    page.get_by_role("button", name="Filtrér", exact=True).click()
+    page.wait_for_url(re.compile(r"/indbakke\?fane=mine&borger_id=\d+$"))
+    expect(_row(page, emil["number"])).to_have_count(1)
+    expect(_row(page, sofie["number"])).to_have_count(0)
+    expect(page.locator("main")).to_contain_text("Viser borgeren Emil Hansen (010203-xxxx)")
+    assert not [a for a in addresses if "1234" in a], addresses
+    assert "1234" not in page.url and "0102031234" not in page.content()
+    # another tab keeps the citizen; "Vis alle borgere" lets go of it
+    _tab(page, "Mit teams").click()
+    page.wait_for_url(re.compile(r"fane=team&borger_id=\d+"))
+    expect(_row(page, sofie["number"])).to_have_count(0)
+    page.get_by_role("link", name="Vis alle borgere").click()
+    expect(_row(page, sofie["number"])).to_have_count(1)
+    # a name is searched as before, and stays in the address
+    page.get_by_label("Borger (navn eller CPR)").fill("Sofie")
+    page.get_by_role("button", name="Filtrér", exact=True).click()
+    page.wait_for_url(re.compile(r"borger=Sofie"))
+    expect(_row(page, sofie["number"])).to_have_count(1)
+    expect(_row(page, emil["number"])).to_have_count(0)
+
+
 def _focused(page) -> dict:
     return page.evaluate("""() => { const e = document.activeElement;
         const r = e.getBoundingClientRect();
