@@ -98,6 +98,77 @@ def processes_deploy(deployed_by):
         click.echo("nothing changed")
 
 
+@processes.command("check")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--alone", is_flag=True,
+              help="Check only FILES; by default the other files of the processes folder are "
+                   "read with them, so that the processes FILES call (and that call them) are "
+                   "there.")
+def processes_check(files, alone):
+    """Validate BPMN/DMN FILES before they are deployed: XML safety, SpiffWorkflow's parse, and
+    the casework rules (forms, candidate groups, timers, conditions, deadlines, letters, no
+    implicit splits or merges, a hearing before every decision, scripts in the sandbox).
+    Prints FILE: element ID (NAME): MESSAGE for each problem; exit 0 only when there is none.
+    Files are checked as they are: a Camunda Modeler file's bare ISO timers and ${…}
+    conditions are reported (the designer's import converts them)."""
+    import re
+
+    from engine.bpmn.validation import MAX_FILE_BYTES, Problem, validate_sources
+    from engine.deadlines import load_catalogue
+    from engine.forms import FormCatalog
+    from engine.letters.catalogue import load_letters
+
+    from .config import load_config
+
+    config = load_config()
+    try:
+        forms = FormCatalog.load(Path(config["FORMS_DIR"]))
+        deadlines = load_catalogue(Path(config["PROCESSES_DIR"]), config["DEADLINE_OVERRIDES"])
+        letters = load_letters(config["LETTERS_DIR"], config["MUNICIPALITY_FILE"])
+    except SagsflowError as exc:
+        _fail(exc.message)
+
+    problems: list[Problem] = []
+    sources: dict[str, str] = {}
+    for path in files:
+        if path.name in sources:
+            problems.append(Problem(path.name, f"{path}: another file given has the same name"))
+        elif path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(Problem(path.name, f"the file is {path.stat().st_size:,} bytes; at "
+                                               f"most {MAX_FILE_BYTES:,} bytes are accepted",
+                                    rule="size"))
+        else:
+            try:
+                sources[path.name] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(path.name, f"not UTF-8 text: {exc}", rule="xml"))
+    checked = set(sources) | {p.file for p in problems}
+    if not alone:
+        process_id = re.compile(r"<(?:\w+:)?process\b[^>]*?\bid\s*=\s*[\"']([^\"']+)")
+        given_ids = {pid for text in sources.values() for pid in process_id.findall(text)}
+        folder = Path(config["PROCESSES_DIR"])
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.suffix not in (".bpmn", ".dmn") or path.name in checked:
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if not given_ids & set(process_id.findall(text)):  # a new version replaces it
+                sources[path.name] = text
+    problems.extend(validate_sources(sources, forms, deadlines.process_actions(),
+                                     set(letters.keys())))
+    for problem in problems:
+        click.echo(str(problem))
+    bad = {p.file for p in problems}
+    for name in sorted(checked - bad):
+        click.echo(f"ok {name}")
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {len(bad)} file(s)", err=True)
+        raise SystemExit(1)
+
+
 @processes.command("list")
 def processes_list():
     """Deployed processes and versions."""

@@ -8,6 +8,8 @@ task and when it is due. Casework needs exactly those, so the user-task parser b
 
 from __future__ import annotations
 
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -83,3 +85,12 @@ class CaseUserTaskConverter(UserTaskConverter):
         for attr in ASSIGNMENT_ATTRIBUTES:
             dct[attr] = getattr(spec, attr)
         return dct
+
+
+class CaseParser(CamundaParser):
+    """CamundaParser that keeps assignment and due-date attributes on user tasks."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (CaseUserTaskParser, CaseUserTask),
+    }
