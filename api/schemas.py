@@ -61,6 +61,8 @@ class VersionOut(Schema):
     content_hash = fields.String()
     deployed_at = fields.DateTime()
     deployed_by = fields.String()
+    origin = fields.String(metadata={"description": "folder (processes/ at a start) or "
+                                                    "designer (deployed from the browser)"})
 
 
 class ProcessOut(Schema):
@@ -69,6 +71,97 @@ class ProcessOut(Schema):
     startable = fields.Boolean()
     latest_version = fields.Integer()
     versions = fields.List(fields.Nested(VersionOut))
+
+
+# -- the process designer: deploying, versions, differences, moving running cases ------------
+
+VERSION_NUMBER = validate.Range(min=1, max=2**31 - 1)
+
+
+class DeployIn(Schema):
+    files = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=200)),
+        values=fields.String(), required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "the changed (or new) files, {file name: BPMN or DMN XML}; "
+                                 "they replace their namesakes among the latest deployed files"})
+
+
+class ProcessVersionOut(VersionOut):
+    process_id = fields.String()
+    name = fields.String()
+    startable = fields.Boolean()
+
+
+# Version numbers are required, but checked after the caller's role (403 before 422).
+class DiffQuery(Schema):
+    from_ = fields.Integer(load_default=None, data_key="from", validate=VERSION_NUMBER,
+                           metadata={"description": "the version to compare from (required)"})
+    to = fields.Integer(load_default=None, validate=VERSION_NUMBER,
+                        metadata={"description": "the version to compare with (required)"})
+
+
+class ElementOut(Schema):
+    process = fields.String(metadata={"description": "the process (or called process) id"})
+    id = fields.String()
+    name = fields.String(allow_none=True)
+    type = fields.String()
+
+
+class ChangedElementOut(ElementOut):
+    changes = fields.List(fields.String(), metadata={
+        "description": "what changed (e.g. candidate_groups, event_definition, typename)"})
+    old_id = fields.String(metadata={"description": "the id in the older version, when the "
+                                                    "element was matched by its place"})
+
+
+class DiffOut(Schema):
+    process_id = fields.String()
+    from_ = fields.Integer(data_key="from", attribute="from")
+    to = fields.Integer()
+    added = fields.List(fields.Nested(ElementOut))
+    removed = fields.List(fields.Nested(ElementOut))
+    changed = fields.List(fields.Nested(ChangedElementOut))
+    text_diff = fields.String(attribute="text",
+                              metadata={"description": "unified diff of the source files"})
+
+
+class MigrationQuery(Schema):
+    to = fields.Integer(load_default=None, validate=VERSION_NUMBER,
+                        metadata={"description": "the version to move the cases to (required)"})
+
+
+class MigrationIn(MigrationQuery):
+    pass
+
+
+class MigrationCaseOut(Schema):
+    case_id = fields.Integer()
+    case_number = fields.String()
+    instance_id = fields.Integer()
+    status = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    current = fields.List(fields.String(), metadata={
+        "description": "the elements the case stands at (before moving)"})
+    movable = fields.Boolean()
+    reasons = fields.List(fields.String(), metadata={"description": "why it cannot move"})
+
+
+class MigrationPlanOut(Schema):
+    process_id = fields.String()
+    to_version = fields.Integer()
+    movable = fields.Integer(metadata={"description": "how many cases can move"})
+    unmovable = fields.Integer(metadata={"description": "how many cannot"})
+    cases = fields.List(fields.Nested(MigrationCaseOut))
+
+
+class MigrationResultOut(Schema):
+    process_id = fields.String()
+    to_version = fields.Integer()
+    moved = fields.List(fields.Nested(MigrationCaseOut))
+    stayed = fields.List(fields.Nested(MigrationCaseOut), metadata={
+        "description": "cases that could not move, with the reasons; they are unchanged"})
 
 
 class CitizenIn(Schema):

@@ -54,6 +54,9 @@ DESIGNER = "procesdesigner"
 ADMIN = "administrator"
 ROLES = (CASEWORKER, LEADER, DESIGNER, ADMIN)
 
+# Where a process version came from (ProcessVersion.origin).
+ORIGIN_FOLDER, ORIGIN_DESIGNER = "folder", "designer"
+
 # Case statuses; expected and dormant cases do not count as active.
 CASE_STATUSES = ("expected", "active", "dormant", "closed")
 
@@ -143,6 +146,31 @@ class ProcessVersion(Base):
     startable: Mapped[bool] = mapped_column(Boolean, default=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(64))
+    # Where it came from: the processes/ folder at a start, or a designer's deployment from the
+    # browser. A start deploys the folder only when it differs from the latest folder version,
+    # so that it never deploys the folder back over a designer's version.
+    origin: Mapped[str] = mapped_column(String(16), nullable=False, server_default=ORIGIN_FOLDER,
+                                        default=ORIGIN_FOLDER)
+
+
+class ProcessDraft(Base):
+    """A BPMN/DMN file a designer is editing in the browser and has not deployed yet. One per
+    file name; `lock_version` tells a second editor that someone saved in between."""
+
+    __tablename__ = "process_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200), unique=True)
+    process_id: Mapped[str | None] = mapped_column(String(128))
+    xml: Mapped[str] = mapped_column(Text)
+    # The deployed version the draft started from (None: a new file).
+    based_on_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_versions.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
 
 class Citizen(Base):

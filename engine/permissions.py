@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import Forbidden
-from .models import ADMIN, CASEWORKER, LEADER, Case, Task, User
+from .models import ADMIN, CASEWORKER, DESIGNER, LEADER, Case, Task, User
 
 
 def visible_team_ids(user: User) -> set[int] | None:
@@ -30,6 +30,14 @@ def user_groups(user: User) -> set[str]:
 def require_role(user: User, *roles: str) -> None:
     if user.role not in roles:
         raise Forbidden(f"this needs the role {' or '.join(roles)}")
+
+
+def require_designer(user: User) -> None:
+    """Deploying processes, comparing their versions and moving running cases to a new
+    version: process designers and administrators."""
+    if user.role not in (DESIGNER, ADMIN):
+        raise Forbidden("only process designers and administrators may deploy processes and "
+                        "move cases between their versions")
 
 
 def require_case_access(user: User, case: Case) -> None:

@@ -45,7 +45,7 @@ USERS = (
 CASE_TABLES = ("access_log", "audit_events", "outbox", "letters", "case_deadlines",
                "task_drafts", "saved_filters", "tasks",
                "instances", "cases", "citizens", "api_tokens", "calendar_feeds",
-               "process_versions")
+               "process_drafts", "process_versions")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -51,6 +51,13 @@ class Route:
 #                                                     sagsb sagsb3 sagsb2 leder leder2 design admin
 ROUTES = (
     Route("GET", "/api/v1/processes", (200, 200, 200, 200, 200, 200, 200)),
+    Route("POST", "/api/v1/processes/deploy", (403, 403, 403, 403, 403, 422, 422),
+          body={"files": {"x.txt": "y"}}, note="422: allowed, but x.txt is no BPMN/DMN file"),
+    Route("GET", "/api/v1/processes/{process}/versions", (403, 403, 403, 403, 403, 200, 200)),
+    Route("GET", "/api/v1/processes/{process}/diff", (403, 403, 403, 403, 403, 422, 422)),
+    Route("GET", "/api/v1/processes/{process}/migration", (403, 403, 403, 403, 403, 422, 422)),
+    Route("POST", "/api/v1/processes/{process}/migration", (403, 403, 403, 403, 403, 200, 200),
+          body={"to": 1}),
     Route("GET", "/api/v1/cases", (200, 200, 200, 200, 200, 200, 200)),
     Route("POST", "/api/v1/cases", (201, 201, 403, 201, 403, 403, 201),
           body={"team_id": "nord"}, note="opens a second case, for team nord"),
@@ -178,6 +185,7 @@ def test_route_gives_each_user_the_status_of_the_table(app, api, route, username
         assert made.status_code == 201, made.get_json()
         letter_id = made.get_json()["id"]
     url = route.path.format(case=case["id"], task=task["id"], key="sel85_afgoerelse",
+                            process="henvendelse",
                             letter=letter_id, message="ny_underretning")
     before, cases_before = _snapshot(api, case["id"]), _case_count(api)
 
