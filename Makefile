@@ -30,7 +30,7 @@ messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --add-location=file --sort-output \
 		--project=Sagsflow --version=0.1.0 -o api/translations/messages.pot api/
 	$(BIN)/pybabel update -i api/translations/messages.pot -d api/translations \
-		--ignore-obsolete
+		--ignore-obsolete --no-fuzzy-matching
 
 # Front-end packages (package.json): bpmn-js for the case page's process diagram, axe-core for
 # the browser tests' accessibility check; npm writes the stamp. Without npm the step is left
@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python -m bench.sel50
 	$(BIN)/python -m bench.sel85
 	$(BIN)/python -m bench.pages --pg-url $(PG_URL)
+	$(BIN)/python -m bench.designer
 
 lint: install
 	$(BIN)/ruff check engine api tests bench

@@ -67,6 +67,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .web import init_app as init_web
 
     init_web(app)
+    from .designer import init_app as init_designer
+
+    init_designer(app)
     app.before_request(authenticate_request)
     app.before_request(refuse_unstorable_input)
     register_error_handlers(app)

@@ -54,6 +54,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "SECRET_KEY": None,
         "PROCESSES_DIR": os.environ.get("SAGSFLOW_PROCESSES", str(PROJECT_ROOT / "processes")),
         "FORMS_DIR": os.environ.get("SAGSFLOW_FORMS", str(PROJECT_ROOT / "forms")),
+        # Test runs the process designer saved as scenarios; `make test` replays them.
+        "SCENARIOS_DIR": os.environ.get("SAGSFLOW_SCENARIOS",
+                                        str(PROJECT_ROOT / "processes" / "scenarios")),
         "DEADLINE_OVERRIDES": _deadline_overrides(instance),
         "LETTERS_DIR": os.environ.get("SAGSFLOW_LETTERS", str(PROJECT_ROOT / "letters")),
         # The letterhead: a TOML file with a [kommune] table over letters/kommune.toml.

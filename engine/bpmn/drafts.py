@@ -1,0 +1,193 @@
+"""The process designer's work before it is deployed: drafts of BPMN and DMN files, what a
+file references (forms, letters, deadlines) for the designer's links, and imported files.
+
+A draft is one row per file name, saved with optimistic locking (`lock_version`): two tabs or
+two designers saving over each other get a conflict, not a silent loss. Deploying a file
+removes its draft (engine/bpmn/versions.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..clock import now
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..models import ProcessDraft, User
+from ..permissions import require_designer
+
+# A file name as it is stored with a version and shown in URLs: no folders, no surprises.
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
+# Larger than any process a municipality draws; the validation refuses larger files too.
+MAX_DRAFT_BYTES = 2 * 1024 * 1024
+
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                              huge_tree=False)
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_LETTER_CALL = re.compile(r"""\bprepare_letter\(\s*["']([^"']*)["']""")
+_DEADLINE_CALL = re.compile(
+    r"""\b(?:start_|meet_|pause_|resume_)?deadline(?:_reminder)?\(\s*["']([^"']*)["']""")
+
+
+def check_file_name(name: str) -> str:
+    if not isinstance(name, str) or not FILE_NAME.match(name) or ".." in name:
+        raise ValidationFailed("invalid file name", {"file_name": [
+            "a file name of letters, digits, '_', '-' and '.', ending in .bpmn or .dmn"]})
+    return name
+
+
+def check_xml(xml: object) -> str:
+    if not isinstance(xml, str) or not xml.strip():
+        raise ValidationFailed("no XML", {"xml": ["the file's XML text is required"]})
+    if len(xml.encode("utf-8", "surrogatepass")) > MAX_DRAFT_BYTES:
+        raise ValidationFailed("file too large", {"xml": [
+            f"the file may be at most {MAX_DRAFT_BYTES // (1024 * 1024)} MB"]})
+    return xml
+
+
+def deployed_sources(session: Session) -> dict[str, str]:
+    """Every file as last deployed (the files of the latest version of every process)."""
+    from .versions import latest_sources
+
+    return latest_sources(session)
+
+
+@dataclass
+class DesignerFile:
+    file_name: str
+    xml: str
+    draft: ProcessDraft | None  # None: the deployed text
+
+
+def process_files(sources: dict[str, str]) -> dict[str, str]:
+    """process id -> the name of the BPMN file that defines it."""
+    found = {}
+    for name, text in sources.items():
+        if name.endswith(".bpmn"):
+            for process_id in re.findall(r"<(?:\w+:)?process\b[^>]*\bid=\"([^\"]+)\"", text):
+                found.setdefault(process_id, name)
+    return found
+
+
+def list_files(session: Session, user: User) -> list[dict]:
+    """Every deployed file and every draft: name, whether a draft exists and who saved it."""
+    require_designer(user)
+    drafts = {d.file_name: d for d in session.scalars(select(ProcessDraft))}
+    names = sorted(set(deployed_sources(session)) | set(drafts))
+    return [{"file_name": name, "draft": drafts.get(name),
+             "kind": "dmn" if name.endswith(".dmn") else "bpmn"} for name in names]
+
+
+def open_file(session: Session, user: User, file_name: str, *,
+              deployed: bool = False) -> DesignerFile:
+    """The draft of a file if there is one (unless `deployed`), else the deployed text."""
+    require_designer(user)
+    check_file_name(file_name)
+    draft = None if deployed else session.scalar(
+        select(ProcessDraft).where(ProcessDraft.file_name == file_name))
+    if draft is not None:
+        return DesignerFile(file_name, draft.xml, draft)
+    text = deployed_sources(session).get(file_name)
+    if text is None:
+        raise NotFound(f"no process file {file_name!r}")
+    return DesignerFile(file_name, text, None)
+
+
+def save_draft(session: Session, user: User, file_name: str, xml: str,
+               lock_version: int | None) -> ProcessDraft:
+    """Save a draft. `lock_version` is the version the designer's page holds (None for a
+    file without a draft); another save in between gives Conflict."""
+    require_designer(user)
+    check_file_name(file_name)
+    check_xml(xml)
+    draft = session.scalar(select(ProcessDraft).where(ProcessDraft.file_name == file_name)
+                           .with_for_update())
+    moment = now()
+    if draft is None:
+        if lock_version not in (None, 0):
+            raise Conflict("the draft was deployed or deleted meanwhile; reload the page",
+                           current=None)
+        draft = ProcessDraft(file_name=file_name, xml=xml, created_by=user.username,
+                             updated_by=user.username, updated_at=moment)
+        try:
+            with session.begin_nested():
+                session.add(draft)
+                session.flush()
+        except IntegrityError:
+            raise Conflict("someone else saved a draft of this file meanwhile; reload the page",
+                           current=None) from None
+        return draft
+    if lock_version != draft.lock_version:
+        raise Conflict(f"{draft.updated_by} saved this draft meanwhile; reload the page",
+                       current=draft.lock_version)
+    draft.xml = xml
+    draft.updated_by = user.username
+    draft.updated_at = moment
+    session.flush()  # the mapper counts lock_version up (ProcessDraft's version_id_col)
+    return draft
+
+
+def discard_draft(session: Session, user: User, file_name: str) -> None:
+    require_designer(user)
+    check_file_name(file_name)
+    draft = session.scalar(select(ProcessDraft).where(ProcessDraft.file_name == file_name))
+    if draft is None:
+        raise NotFound(f"no draft of {file_name!r}")
+    session.delete(draft)
+    session.flush()
+
+
+def parse_safely(xml: str):
+    """The XML tree of a designer's file, refusing DTDs (and with them entities)."""
+    try:
+        tree = etree.fromstring(xml.encode("utf-8"), parser=_XML_PARSER)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise ValidationFailed("not well-formed XML", {"xml": [f"not well-formed XML: {exc}"]}) \
+            from None
+    docinfo = tree.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ValidationFailed("DTD refused", {"xml": [
+            "a DOCTYPE (DTD or entity declarations) is not allowed"]})
+    return tree
+
+
+def references(xml: str) -> dict[str, list[dict]]:
+    """What each element of a BPMN file names: {element id: [{"kind": "form" | "letter" |
+    "deadline" | "process", "key": ...}]}, from form keys, scripts, timers, conditions, due
+    dates and the processes call activities call."""
+    try:
+        tree = parse_safely(xml)
+    except ValidationFailed:
+        return {}
+    found: dict[str, list[dict]] = {}
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or not element.get("id"):
+            continue
+        refs: list[tuple[str, str]] = []
+        form_key = element.get(f"{{{CAMUNDA_NS}}}formKey")
+        if form_key:
+            refs.append(("form", form_key))
+        if etree.QName(element).localname == "callActivity" and element.get("calledElement"):
+            refs.append(("process", element.get("calledElement")))
+        texts = [element.get(f"{{{CAMUNDA_NS}}}dueDate"),
+                 element.get(f"{{{CAMUNDA_NS}}}followUpDate")]
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            local = etree.QName(child).localname
+            if local in ("script", "conditionExpression"):
+                texts.append(child.text)
+            elif local == "timerEventDefinition":
+                texts.extend(grand.text for grand in child if isinstance(grand.tag, str))
+        for text in filter(None, texts):
+            refs.extend(("letter", key) for key in _LETTER_CALL.findall(text))
+            refs.extend(("deadline", key) for key in _DEADLINE_CALL.findall(text))
+        if refs:
+            found[element.get("id")] = [{"kind": kind, "key": key}
+                                        for kind, key in dict.fromkeys(refs)]
+    return found
