@@ -167,6 +167,31 @@ def test_a_changed_folder_is_deployed_over_a_designer_version(app, api, session,
     assert [(v.process_id, v.version, v.origin) for v in created] == [("sel85", 3, "folder")]
 
 
+def test_a_change_to_a_called_file_in_the_folder_keeps_the_designers_version(
+        app, api, session, forms, tmp_path):
+    """The folder's edit to the follow-up module is deployed on its own: sel85 gets a new
+    version with the new module and still the designer's first step, not the folder's."""
+    regrouped = _regroup_first_step(_sel85())
+    _deploy(api("designer"), {"sel85.bpmn": regrouped})
+    folder = tmp_path / "processes"
+    shutil.copytree(PROCESSES_DIR, folder)
+    module = (folder / "opfoelgning.bpmn").read_text(encoding="utf-8")
+    edited = module.replace('name="Tid til opfølgning (fristens varsel)"',
+                            'name="Tid til opfølgning"', 1)
+    assert edited != module
+    (folder / "opfoelgning.bpmn").write_text(edited, encoding="utf-8")
+    registry = app.extensions["casework"].registry
+    with transaction(session):
+        created = ProcessRegistry(folder, forms, registry.deadline_keys,
+                                  registry.letter_keys).deploy(session, "system")
+    assert sorted((v.process_id, v.version) for v in created) == [
+        ("opfoelgning", 2), ("sel50", 2), ("sel85", 3)]
+    session.expire_all()
+    latest = _version(session, "sel85", 3)
+    assert latest.sources["sel85.bpmn"] == regrouped
+    assert latest.sources["opfoelgning.bpmn"] == edited
+
+
 def test_bad_files_are_refused_naming_the_problem_and_nothing_is_deployed(api, session):
     designer = api("designer")
     refused = _deploy(designer, {"sel85.bpmn": _sel85().replace("</bpmn:process>", "", 1)},

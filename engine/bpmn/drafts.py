@@ -19,9 +19,9 @@ from ..clock import now
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ProcessDraft, User
 from ..permissions import require_designer
+from .registry import latest_sources
+from .versions import FILE_NAME
 
-# A file name as it is stored with a version and shown in URLs: no folders, no surprises.
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
 # Larger than any process a municipality draws; the validation refuses larger files too.
 MAX_DRAFT_BYTES = 2 * 1024 * 1024
 
@@ -52,8 +52,6 @@ def check_xml(xml: object) -> str:
 
 def deployed_sources(session: Session) -> dict[str, str]:
     """Every file as last deployed (the files of the latest version of every process)."""
-    from .versions import latest_sources
-
     return latest_sources(session)
 
 

@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..clock import now
@@ -178,6 +178,24 @@ def read_folder(folder: Path) -> dict[str, str]:
     return sources
 
 
+def latest_sources(session: Session) -> dict[str, str]:
+    """The files of the latest version of every process, together: what a change (from the
+    designer or the folder) goes into, so that call activities and decision tables still
+    resolve. Where two versions carry a file of the same name, the later deployment's copy
+    counts."""
+    latest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_id).subquery())
+    rows = session.scalars(
+        select(ProcessVersion.sources)
+        .join(latest, (ProcessVersion.process_id == latest.c.process_id)
+              & (ProcessVersion.version == latest.c.v))
+        .order_by(ProcessVersion.deployed_at, ProcessVersion.id))
+    sources: dict[str, str] = {}
+    for version_sources in rows:
+        sources.update(version_sources or {})
+    return sources
+
+
 class ProcessRegistry:
     """Deployed process definitions, by process id and version.
 
@@ -202,23 +220,35 @@ class ProcessRegistry:
         self.casework = None
 
     def deploy(self, session: Session, deployed_by: str = "system") -> list[ProcessVersion]:
-        """Record a new version of every process whose content in the folder changed. Returns
-        them.
+        """Deploy what changed in the folder since the folder was last deployed, file by file,
+        and return the new versions.
 
-        "Changed" means: differs from the latest version deployed from the folder (and from
-        the latest version). A version a designer deployed from the browser is newer than the
-        folder, and a start must not deploy the folder back over it; once the folder itself
-        changes, it is deployed again."""
+        A file counts as changed when its text differs from the text the newest version
+        deployed from the folder carries (or no such version carries it). The changed files
+        replace their namesakes among the latest deployed files (`latest_sources`: a designer's
+        deployment included), and every process whose content then differs from its latest
+        version gets the next version. So a start never puts the folder back over what a
+        designer deployed from the browser; an edit to one file of the folder is deployed on
+        its own, over the designer's versions of the other files."""
+        folder: dict[str, str] = {}
+        for definition in self.current.values():
+            folder.update(definition.sources)
+        from_folder: dict[str, str] = {}
+        for sources in session.scalars(
+                select(ProcessVersion.sources).where(ProcessVersion.origin == ORIGIN_FOLDER)
+                .order_by(ProcessVersion.deployed_at, ProcessVersion.id)):
+            from_folder.update(sources or {})
+        changed = {name: text for name, text in folder.items() if from_folder.get(name) != text}
+        if not changed:
+            return []
+        deployed = latest_sources(session)
+        definitions = self.current if not deployed else parse_sources(
+            {**deployed, **changed}, self.forms, self.deadline_keys, self.letter_keys)
         created = []
-        for pid, definition in sorted(self.current.items()):
+        for pid, definition in sorted(definitions.items()):
             latest = self.latest_version(session, pid)
             if latest is not None and latest.content_hash == definition.content_hash:
                 continue
-            if latest is not None and latest.origin != ORIGIN_FOLDER:
-                from_folder = self.latest_version(session, pid, origin=ORIGIN_FOLDER)
-                if from_folder is not None and \
-                        from_folder.content_hash == definition.content_hash:
-                    continue
             created.append(self.add_version(session, definition, latest, deployed_by,
                                             ORIGIN_FOLDER))
         session.flush()

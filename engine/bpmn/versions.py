@@ -14,7 +14,7 @@ import re
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit
@@ -33,31 +33,13 @@ from ..models import (
 )
 from ..permissions import may_work_on, require_designer
 from . import migration, runtime
-from .registry import ProcessRegistry, parse_sources
+from .registry import ProcessRegistry, latest_sources, parse_sources
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
 MAX_FILES = 50
 
 
 # -- deploying ---------------------------------------------------------------------------------
-
-def latest_sources(session: Session) -> dict[str, str]:
-    """The files of the latest version of every process, together: what a designer's change
-    goes into, so that call activities and decision tables still resolve. Where two versions
-    carry a file of the same name, the later deployment's copy counts."""
-    latest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
-              .group_by(ProcessVersion.process_id).subquery())
-    versions = session.scalars(
-        select(ProcessVersion)
-        .join(latest, (ProcessVersion.process_id == latest.c.process_id)
-              & (ProcessVersion.version == latest.c.v))
-        .options(undefer(ProcessVersion.sources))
-        .order_by(ProcessVersion.deployed_at, ProcessVersion.id))
-    sources: dict[str, str] = {}
-    for version in versions:
-        sources.update(version.sources or {})
-    return sources
-
 
 def _check_files(changed) -> None:
     if not isinstance(changed, dict) or not changed:
