@@ -216,6 +216,17 @@
       .catch(function (error) { say(texts.load_failed + ": " + error.message, true); });
   }
 
+  /* A test run runs the saved draft: unsaved changes are saved first. */
+  var tryLink = document.getElementById("proevekoer");
+  if (tryLink) {
+    tryLink.addEventListener("click", function (event) {
+      if (!dirty) { return; }
+      event.preventDefault();
+      save().then(function (result) {
+        if (result && result.status === 200) { window.location.href = tryLink.href; }
+      });
+    });
+  }
   document.getElementById("gem").addEventListener("click", save);
   document.getElementById("valider").addEventListener("click", validate);
   document.getElementById("udrul").addEventListener("click", deploy);

@@ -140,3 +140,21 @@ def test_change_validate_deploy_and_move_running_cases(page, base, api, app, che
     # the moved case's first task now belongs to team nord, as version 3 says
     task = worker.get(f"/api/v1/cases/{running['id']}").get_json()["open_tasks"][0]
     assert task["candidate_groups"] == ["nord"]
+
+
+def test_a_change_is_saved_as_a_draft_before_a_test_run_and_survives_a_reload(page, base):
+    login(page, base, "designer")
+    page.goto(base + EDITOR)
+    _ready(page)
+    _select(page, "registrer_henvendelse")
+    _panel_group(page, "general")
+    name = page.locator("#bio-properties-panel-name")
+    name.fill("Registrér henvendelsen (ændret)")
+    name.press("Tab")
+    page.click("#proevekoer")  # unsaved: saved first, then the test run page
+    page.wait_for_url("**/proevekoersel")
+    assert page.locator("h1").inner_text().startswith("Prøvekørsel af sel85.bpmn")
+    page.goto(base + EDITOR)
+    _ready(page)
+    assert page.locator("#designer").get_attribute("data-lock-version") == "1"
+    assert "Registrér henvendelsen (ændret)" in page.locator("#modeller").inner_text()
