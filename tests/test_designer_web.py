@@ -277,7 +277,12 @@ def test_deploy_makes_the_next_version_and_removes_the_draft(app, api):
     assert 'camunda:candidateGroups="nord"' in xml
     assert _post_json(client, token, f"/designer/filer/{SEL85}/kladde",
                       {"xml": xml, "lock_version": None}).status_code == 200
-    response = _post_json(client, token, f"/designer/filer/{SEL85}/udrul", {"xml": xml})
+    # a page that loaded before the draft was saved may not deploy over it
+    stale = _post_json(client, token, f"/designer/filer/{SEL85}/udrul",
+                       {"xml": xml, "lock_version": None})
+    assert stale.status_code == 409 and "newer draft" in stale.get_json()["message"]
+    response = _post_json(client, token, f"/designer/filer/{SEL85}/udrul",
+                          {"xml": xml, "lock_version": 1})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["versions"] == [{"process_id": "sel85", "version": 2}]
     assert "sel85 version 2" in response.get_json()["message"]
@@ -311,6 +316,55 @@ def test_deploy_makes_the_next_version_and_removes_the_draft(app, api):
             assert session.get(ProcessVersion, instance.process_version_id).version == 2
             assert session.query(AuditEvent).filter_by(
                 case_id=running["id"], kind="process_migrated").count() == 1
+
+
+def _dmn_copy(client, decision_id="interval_kopi"):
+    text = _xml(client, "opfoelgningsinterval.dmn")
+    ids = re.findall(r'<decision id="([^"]+)"', text)
+    assert ids, "the shipped decision table has a decision"
+    return text.replace(f'id="{ids[0]}"', f'id="{decision_id}"', 1), ids[0]
+
+
+def test_a_new_decision_table_goes_with_the_process_that_names_it(app):
+    client, token = _designer(app)
+    dmn, old_id = _dmn_copy(client)
+    alone = _post_json(client, token, "/designer/filer/ny.dmn/kladde",
+                       {"xml": dmn, "lock_version": None})
+    assert alone.status_code == 200
+    # deployed alone it would belong to no version: refused, the draft kept
+    refused = _post_json(client, token, "/designer/filer/ny.dmn/udrul",
+                         {"xml": dmn, "lock_version": 1})
+    assert refused.status_code == 422
+    assert "no process uses this file" in refused.get_json()["fields"]["files.ny.dmn"][0]
+    assert _xml(client, "ny.dmn") == dmn
+    # the follow-up module switched to the new table takes its draft along
+    module = _xml(client, "opfoelgning.bpmn").replace(
+        f'decisionRef="{old_id}"', 'decisionRef="interval_kopi"')
+    assert 'decisionRef="interval_kopi"' in module
+    deployed = _post_json(client, token, "/designer/filer/opfoelgning.bpmn/udrul",
+                          {"xml": module, "lock_version": None})
+    assert deployed.status_code == 200, deployed.get_json()
+    assert deployed.get_json()["files"] == ["ny.dmn", "opfoelgning.bpmn"]
+    assert ("opfoelgning", 2) in [(v["process_id"], v["version"])
+                                  for v in deployed.get_json()["versions"]]
+    assert client.get("/designer/filer/ny.dmn/xml?udrullet=1").status_code == 200
+    with app.app_context():
+        with transaction(app.extensions["sqlalchemy"].session) as session:
+            assert session.query(ProcessDraft).count() == 0
+
+
+def test_a_deployed_process_is_neither_renamed_nor_removed(app):
+    client, token = _designer(app)
+    xml = _xml(client, "henvendelse.bpmn").replace('id="henvendelse"', 'id="henvendelse_ny"')
+    xml = xml.replace('processRef="henvendelse"', 'processRef="henvendelse_ny"')
+    response = _post_json(client, token, "/designer/filer/henvendelse.bpmn/udrul",
+                          {"xml": xml, "lock_version": None})
+    assert response.status_code == 422
+    assert "'henvendelse' is no longer defined" in response.get_json()["fields"]["files"][0]
+    with app.app_context():
+        with transaction(app.extensions["sqlalchemy"].session) as session:
+            assert session.query(ProcessVersion).filter(
+                ProcessVersion.process_id.like("henvendelse%")).count() == 1
 
 
 @pytest.mark.parametrize("query,status", [

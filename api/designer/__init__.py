@@ -309,19 +309,33 @@ def validate(file_name):
 @bp.post("/filer/<file_name>/udrul")
 def deploy(file_name):
     """Deploy the modeler's text: validated with every other file, a new version of each
-    process whose content changed; the draft goes. Problems refuse it, nothing deployed."""
+    process whose content changed; the draft goes. A draft saved by someone else since the
+    page loaded (`lock_version`) refuses it, as a save would. A new decision table or called
+    process the file names is taken along from its draft. Problems refuse it, nothing
+    deployed, the drafts kept."""
     from engine.bpmn.versions import deploy_sources
 
     body = _json_body()
     drafts.check_file_name(file_name)
     xml = drafts.check_xml(body.get("xml"))
+    lock_version = body.get("lock_version")
     with transaction(db.session) as session:
-        created = deploy_sources(session, _casework().registry, current_user, {file_name: xml})
-        draft = session.scalar(_draft_query(file_name))
-        if draft is not None:
-            session.delete(draft)
+        draft = session.scalar(_draft_query(file_name).with_for_update())
+        if draft is not None and lock_version != draft.lock_version:
+            raise Conflict(f"{draft.updated_by} saved a newer draft of {file_name} meanwhile; "
+                           "reload the page")
+        if draft is None and lock_version not in (None, 0):
+            raise Conflict(f"the draft of {file_name} was deployed or discarded meanwhile; "
+                           "reload the page")
+        files = {**drafts.new_files_named(session, xml, drafts.deployed_sources(session)),
+                 file_name: xml}
+        created = deploy_sources(session, _casework().registry, current_user, files)
+        for name in files:
+            taken = session.scalar(_draft_query(name))
+            if taken is not None:
+                session.delete(taken)
         versions = [{"process_id": v.process_id, "version": v.version} for v in created]
-    return jsonify({"versions": versions,
+    return jsonify({"versions": versions, "files": sorted(files),
                     "message": _("Udrullet: %(what)s.", what=", ".join(
                         f"{v['process_id']} version {v['version']}" for v in versions))
                     if versions else _("Intet er ændret; der er ikke udrullet en ny version.")})

@@ -152,7 +152,7 @@
   function deploy() {
     if (!window.confirm(texts.confirm_deploy)) { return Promise.resolve(null); }
     return currentXml().then(function (xml) {
-      return post(root.dataset.deployUrl, {xml: xml});
+      return post(root.dataset.deployUrl, {xml: xml, lock_version: lockVersion});
     }).then(function (result) {
       if (result.status !== 200) { failure(result); return result; }
       showProblems([]);

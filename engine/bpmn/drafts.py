@@ -72,6 +72,31 @@ def process_files(sources: dict[str, str]) -> dict[str, str]:
     return found
 
 
+_DECISION = re.compile(r"<(?:\w+:)?decision\b[^>]*\bid=\"([^\"]+)\"")
+_CALLS = re.compile(r"""\b(?:calledElement|decisionRef)\s*=\s*["']([^"']+)["']""")
+
+
+def new_files_named(session: Session, xml: str, deployed: dict[str, str]) -> dict[str, str]:
+    """The drafts of new files (not deployed yet) that `xml` needs: the process a call
+    activity calls or the decision a business rule task names, defined in no deployed file
+    but in a draft. They are deployed with it (a new decision table has no version of its
+    own until a process uses it)."""
+    known = set(process_files(deployed))
+    for text in deployed.values():
+        known.update(_DECISION.findall(text))
+    wanted = set(_CALLS.findall(xml)) - known
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    for draft in session.scalars(select(ProcessDraft).where(
+            ProcessDraft.file_name.not_in(list(deployed) or [""]))):
+        defined = set(process_files({draft.file_name: draft.xml})) | set(
+            _DECISION.findall(draft.xml))
+        if defined & wanted:
+            found[draft.file_name] = draft.xml
+    return found
+
+
 def list_files(session: Session, user: User) -> list[dict]:
     """Every deployed file and every draft: name, whether a draft exists and who saved it."""
     require_designer(user)

@@ -71,6 +71,23 @@ def deploy_sources(session: Session, registry: ProcessRegistry, user: User,
     sources = {**latest_sources(session), **changed}
     definitions = parse_sources(sources, registry.forms, registry.deadline_keys,
                                 registry.letter_keys)
+    # A process that has versions must still be defined: running cases name it, and new
+    # cases would go on starting its old version unnoticed.
+    gone = sorted(set(session.scalars(select(ProcessVersion.process_id).distinct()))
+                  - set(definitions))
+    if gone:
+        raise ValidationFailed("a deployed process would disappear", {"files": [
+            f"process {pid!r} is no longer defined; processes are neither renamed nor removed "
+            "here: keep its id (a new process goes in a file of its own)" for pid in gone]})
+    # Every file deployed must belong to a version, or it would be lost (a decision table or
+    # a called process no process uses yet goes with the process that uses it).
+    used = {name for definition in definitions.values() for name in definition.sources}
+    unused = sorted(set(changed) - used)
+    if unused:
+        raise ValidationFailed("a file no process uses", {f"files.{name}": [
+            "no process uses this file yet: deploy it together with the process that calls "
+            "it (the designer takes a new file's draft along with the file that names it)"]
+            for name in unused})
     created = []
     for pid, definition in sorted(definitions.items()):
         latest = registry.latest_version(session, pid)
