@@ -8,6 +8,8 @@ refuses names and attributes starting with an underscore (no `__import__`, no
 
 from __future__ import annotations
 
+import ast
+import builtins
 import datetime as _dt
 import math
 import sys
@@ -91,8 +93,35 @@ _DATETIME = SimpleNamespace(**{name: getattr(_dt, name) for name in (
 DEFAULT_GLOBALS = {"datetime": _DATETIME, "math": math}
 
 
+# Python's builtins a script cannot reach in the sandbox (open, getattr, eval, __import__ …):
+# calling one is refused when the script is compiled, at deploy, not when a case runs it.
+_MISSING_BUILTINS = frozenset(name for name in dir(builtins) if name not in _BUILTINS)
+
+
+def _refuse_unavailable(source: str, mode: str) -> None:
+    """What RestrictedPython compiles but the sandbox can never run: imports, and calls of
+    builtins it does not offer. Refused by name, so a designer learns it before deploying."""
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError:
+        return  # RestrictedPython names the syntax error
+    assigned = {node.id for node in ast.walk(tree)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    assigned.update(node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef))
+    assigned.update(node.arg for node in ast.walk(tree) if isinstance(node, ast.arg))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise ScriptRefused(f"line {node.lineno}: import is not allowed in scripts (they "
+                                "have datetime and math, and the process functions)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in _MISSING_BUILTINS and node.func.id not in assigned:
+            raise ScriptRefused(f"line {node.lineno}: {node.func.id}() is not available in "
+                                "scripts")
+
+
 @lru_cache(maxsize=4096)
 def _compile(source: str, mode: str):
+    _refuse_unavailable(source, mode)
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     result = compiler(source, filename="<bpmn>")
     if result.errors:
