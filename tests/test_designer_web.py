@@ -159,12 +159,17 @@ def test_bad_drafts_are_refused_by_name(app, body, field):
             assert session.query(ProcessDraft).count() == 0
 
 
-def test_a_body_over_the_limit_is_refused_with_a_message(app):
+def test_a_file_over_the_limit_is_refused_with_a_message(app):
     client, token = _designer(app)
-    response = _post_json(client, token, f"/designer/filer/{SEL85}/kladde",
-                          {"xml": "x" * (2 * 1024 * 1024 + 1), "lock_version": None})
-    assert response.status_code == 413
-    assert "exceeds the capacity limit" in response.get_json()["message"]
+    too_large = _post_json(client, token, f"/designer/filer/{SEL85}/kladde",
+                           {"xml": "x" * (2 * 1024 * 1024 + 1), "lock_version": None})
+    assert too_large.status_code == 422
+    assert "at most 2 MB" in too_large.get_json()["fields"]["xml"][0]
+    # a body beyond what any file needs is cut off before it is read, said in Danish too
+    huge = _post_json(client, token, f"/designer/filer/{SEL85}/kladde",
+                      {"xml": "x" * (7 * 1024 * 1024), "lock_version": None})
+    assert huge.status_code == 413
+    assert huge.get_json()["besked"] == "Det, der blev sendt, er for stort."
 
 
 def test_bad_file_names_are_refused(app):

@@ -29,12 +29,22 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from engine.bpmn import drafts
+from engine.bpmn.validation import MAX_FILE_BYTES
 from engine.db import transaction
-from engine.errors import Conflict, SagsflowError, Unauthorized, ValidationFailed
+from engine.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ProcessDefinitionError,
+    SagsflowError,
+    Unauthorized,
+    ValidationFailed,
+)
 from engine.permissions import require_designer
 
 from ..errors import _page
 from ..extensions import db
+from ..translations import N_
 
 bp = Blueprint("designer", __name__, url_prefix="/designer",
                template_folder="../templates/designer")
@@ -60,6 +70,17 @@ VENDOR = {
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # First of all before-request functions: the CSRF check reads the body already.
+    app.before_request_funcs.setdefault(None, []).insert(0, _room_for_a_file)
+
+
+def _room_for_a_file():
+    """A designer sends whole files: a body of the designer's may hold one file of the largest
+    size validation accepts (as JSON, with room for escaping), more than the app's limit for
+    other requests."""
+    if request.blueprint == "designer":
+        request.max_content_length = max(current_app.config["MAX_CONTENT_LENGTH"] or 0,
+                                         3 * MAX_FILE_BYTES)
 
 
 def _wants_json() -> bool:
@@ -77,31 +98,78 @@ def _designers_only():
     return None
 
 
+def _danish(exc: SagsflowError) -> str:
+    """What went wrong, in Danish, for a designer: the kind of error, the fields, and the
+    engine's own message as technical detail (a designer may see everything here)."""
+    from api.web import _field_details
+
+    if isinstance(exc, Conflict):
+        text = _("Det kunne ikke lade sig gøre, fordi en anden har gemt eller udrullet imens "
+                 "(eller det findes allerede). Genindlæs siden, og prøv igen.")
+    elif isinstance(exc, NotFound):
+        text = _("Det, du leder efter, findes ikke.")
+    elif isinstance(exc, Forbidden):
+        text = _("Kun procesdesignere og administratorer har adgang til procesdesigneren.")
+    elif isinstance(exc, ProcessDefinitionError):
+        text = _("Filen kan ikke bruges, som den er: se problemerne.")
+    elif isinstance(exc, ValidationFailed):
+        text = _("Oplysningerne kan ikke bruges.")
+    elif isinstance(exc, Unauthorized):
+        text = _("Log ind for at fortsætte.")
+    else:
+        text = _("Handlingen kunne ikke gennemføres.")
+    fields = getattr(exc, "fields", None)
+    if fields:
+        text += " " + _field_details(fields)
+    return text + " " + _("Teknisk besked: %(message)s", message=exc.message)
+
+
 @bp.errorhandler(SagsflowError)
 def _error(exc: SagsflowError):
     if _wants_json():
-        body = {"message": exc.message}
+        body = {"message": exc.message, "besked": _danish(exc)}
         if getattr(exc, "fields", None):
             body["fields"] = exc.fields
         if getattr(exc, "problems", None):
             body["problems"] = [_problem_json(p) for p in exc.problems]
         return jsonify(body), exc.status
-    details = [f"{name}: {', '.join(messages)}" for name, messages in
-               (getattr(exc, "fields", None) or {}).items()]
-    return _page(exc.status, exc.message + (" (" + "; ".join(details) + ")" if details else ""))
+    return _page(exc.status, _danish(exc))
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
+    from api.web import _http_error as page_error
+    from api.web import _http_message
+
     if _wants_json():
-        return jsonify({"message": exc.description or exc.name}), exc.code or 500
-    return _page(exc.code or 500, exc.description or exc.name)
+        return jsonify({"message": exc.description or exc.name,
+                        "besked": _http_message(exc.code)}), exc.code or 500
+    return page_error(exc)
+
+
+# What each validation rule (engine.bpmn.validation.Problem.rule) is about, in Danish.
+RULE_TITLES = {
+    "xml": N_("Ikke gyldig eller ikke sikker XML"), "size": N_("Filen er for stor"),
+    "spiff": N_("BPMN-fejl"), "bpmn": N_("BPMN-fejl"),
+    "executable": N_("Processen er ikke eksekverbar"),
+    "implicit-split": N_("Skjult forgrening (brug en gateway)"),
+    "implicit-merge": N_("Skjult sammenløb (brug en gateway)"),
+    "hearing": N_("Afgørelse uden partshøring"), "sandbox": N_("Scriptet er ikke tilladt"),
+    "condition": N_("Betingelsen kan ikke bruges"), "timer": N_("Timeren kan ikke bruges"),
+    "deadline": N_("Ukendt frist"), "letter": N_("Ukendt brev"),
+    "form": N_("Formularen mangler eller findes ikke"),
+    "assignment": N_("Ingen kandidatgruppe eller ansvarlig"), "date": N_("Ugyldig dato"),
+    "length": N_("Id eller navn er for langt"),
+    "camunda-import": N_("Kan ikke omskrives fra Camunda Modeler"),
+}
 
 
 def _problem_json(problem) -> dict:
+    rule = getattr(problem, "rule", None)
     return {"file": getattr(problem, "file", None),
             "element_id": getattr(problem, "element_id", None),
             "element_name": getattr(problem, "element_name", None),
+            "rule": rule, "regel": _(RULE_TITLES[rule]) if rule in RULE_TITLES else None,
             "message": getattr(problem, "message", str(problem))}
 
 
@@ -149,8 +217,8 @@ def import_file():
         raise ValidationFailed("no file", {"fil": [_("Vælg en .bpmn- eller .dmn-fil.")]})
     name = Path(upload.filename).name
     drafts.check_file_name(name)
-    raw = upload.read(drafts.MAX_DRAFT_BYTES + 1)
-    if len(raw) > drafts.MAX_DRAFT_BYTES:
+    raw = upload.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
         raise ValidationFailed("file too large", {"fil": [_("Filen er større end 2 MB.")]})
     try:
         text = raw.decode("utf-8")

@@ -54,7 +54,8 @@
       var item = document.createElement("li");
       var where = [problem.file, problem.element_id, problem.element_name ? "(" + problem.element_name + ")" : ""]
         .filter(Boolean).join(" ");
-      item.textContent = (where ? where + ": " : "") + problem.message;
+      item.textContent = (where ? where + ": " : "") +
+        (problem.regel ? problem.regel + ". " : "") + problem.message;
       if (registry && problem.element_id && registry.get(problem.element_id)) {
         modeler.get("canvas").addMarker(problem.element_id, "har-fejl");
         marked.push(problem.element_id);
@@ -107,13 +108,10 @@
   function failure(result) {
     var body = result.body || {};
     if (body.problems && body.problems.length) {
-      showProblems(body.problems, body.message);
+      showProblems(body.problems, body.besked || body.message);
       return;
     }
-    var fields = body.fields ? Object.keys(body.fields).map(function (k) {
-      return k + ": " + body.fields[k].join(", ");
-    }).join("; ") : "";
-    say(texts.failed + ": " + (body.message || result.status) + (fields ? " (" + fields + ")" : ""), true);
+    say(texts.failed + ": " + (body.besked || body.message || result.status), true);
   }
 
   function save() {

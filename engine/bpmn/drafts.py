@@ -20,10 +20,8 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ProcessDraft, User
 from ..permissions import require_designer
 from .registry import latest_sources
+from .validation import MAX_FILE_BYTES
 from .versions import FILE_NAME
-
-# Larger than any process a municipality draws; the validation refuses larger files too.
-MAX_DRAFT_BYTES = 2 * 1024 * 1024
 
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                               huge_tree=False)
@@ -44,9 +42,9 @@ def check_file_name(name: str) -> str:
 def check_xml(xml: object) -> str:
     if not isinstance(xml, str) or not xml.strip():
         raise ValidationFailed("no XML", {"xml": ["the file's XML text is required"]})
-    if len(xml.encode("utf-8", "surrogatepass")) > MAX_DRAFT_BYTES:
+    if len(xml.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ValidationFailed("file too large", {"xml": [
-            f"the file may be at most {MAX_DRAFT_BYTES // (1024 * 1024)} MB"]})
+            f"the file may be at most {MAX_FILE_BYTES // (1024 * 1024)} MB"]})
     return xml
 
 
