@@ -311,10 +311,10 @@ def test_deploy_makes_the_next_version_and_removes_the_draft(app, api):
     plan = client.get("/designer/processer/sel85/flyt?til=2")
     assert plan.status_code == 200
     page = plan.get_data(as_text=True)
-    assert running["number"] in page and "Flyt de 1 sager" in page
+    assert running["number"] in page and "Flyt den sag, der kan flyttes" in page
     moved = client.post("/designer/processer/sel85/flyt", data={"csrf_token": token, "til": "2"},
                         follow_redirects=True)
-    assert "1 sager er flyttet til version 2" in moved.get_data(as_text=True)
+    assert "Flyttet til version 2: 1. Blev, hvor de var: 0." in moved.get_data(as_text=True)
     with app.app_context():
         with transaction(app.extensions["sqlalchemy"].session) as session:
             instance = session.query(Instance).filter_by(case_id=running["id"]).one()
@@ -380,6 +380,10 @@ def test_bad_version_numbers_are_named(app, query, status):
     assert response.status_code == status
     assert client.get("/designer/processer/findes_ikke/versioner").status_code == 404
     assert client.get("/designer/processer/sel85/flyt?til=abc").status_code == 422
+    first = client.get("/designer/processer/sel85/flyt?til=1")
+    assert first.status_code == 422 and "Oplysningerne kan ikke bruges" in first.get_data(
+        as_text=True)
+    assert "move only to a newer one" in first.get_data(as_text=True)
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -423,6 +427,9 @@ def test_import_a_camunda_modeler_file_turns_bare_timers_into_python(app):
     assert again.status_code == 409 and "overwrite" in again.get_data(as_text=True)
     assert _upload(client, token, "proeve.bpmn", CAMUNDA_FILE,
                    overskriv="1").status_code == 200
+    dmn = _xml(client, "opfoelgningsinterval.dmn")
+    assert _upload(client, token, "kopi.dmn", dmn).status_code == 200
+    assert _xml(client, "kopi.dmn") == dmn
 
 
 @pytest.mark.parametrize("name,text,words", [
@@ -430,6 +437,8 @@ def test_import_a_camunda_modeler_file_turns_bare_timers_into_python(app):
                "<x>&e;</x>", "DOCTYPE"),
     ("x.bpmn", "<bpmn:definitions", "well-formed"),
     ("x.txt", "<a/>", "file name"),
+    ("x.bpmn", "<html/>", "er ikke en BPMN-fil"),
+    ("x.dmn", CAMUNDA_FILE, "er ikke en DMN-fil"),
     ("x.bpmn", CAMUNDA_FILE.replace("<bpmn:sequenceFlow id=\"f2\"",
                                     "<bpmn:sequenceFlow id=\"f2\"><bpmn:conditionExpression>"
                                     "${execution.getVariable('x')}</bpmn:conditionExpression>"
@@ -500,6 +509,13 @@ def test_a_test_run_walks_tasks_moves_time_and_saves_a_scenario(app, tmp_path, m
     assert '"advance"' in scenario and "registrer_henvendelse" in scenario
     bad_name = _trial(client, token, steps, "save", scenarie="../ud")
     assert bad_name.status_code == 422
+    assert _steps_of(bad_name.get_data(as_text=True)) == steps  # the run stays on the page
+    taken = _trial(client, token, steps, "save", scenarie="sel85_frist_overskredet")
+    assert taken.status_code == 409 and "exists already" in taken.get_data(as_text=True)
+    assert _steps_of(taken.get_data(as_text=True)) == steps
+    not_open = _trial(client, token, steps, "fill", _task="samtykke")
+    assert not_open.status_code == 422 and "samtykke er ikke åben" in not_open.get_data(
+        as_text=True)
     assert not any(p.name == "ud.json" for p in tmp_path.parent.iterdir())
     # nothing of this reached the real database
     with app.app_context():

@@ -48,6 +48,9 @@ from ..translations import N_
 
 bp = Blueprint("designer", __name__, url_prefix="/designer",
                template_folder="../templates/designer")
+# A test run: at most this many steps, each replay stopped after this many seconds.
+MAX_TRIAL_STEPS = 200
+TRIAL_SECONDS = 20
 
 # Files from npm (package.json) the designer pages load, by the name the page asks for.
 VENDOR = {
@@ -70,6 +73,7 @@ VENDOR = {
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.filters["tidspunkt"] = _moment_text
     # First of all before-request functions: the CSRF check reads the body already.
     app.before_request_funcs.setdefault(None, []).insert(0, _room_for_a_file)
 
@@ -81,6 +85,20 @@ def _room_for_a_file():
     if request.blueprint == "designer":
         request.max_content_length = max(current_app.config["MAX_CONTENT_LENGTH"] or 0,
                                          3 * MAX_FILE_BYTES)
+
+
+def _moment_text(value) -> str:
+    """An ISO moment of a test run as a Danish date and time (Danish time)."""
+    from datetime import datetime
+
+    from engine.clock import LOCAL_TZ
+    from engine.letters.render import clock, danish_date
+
+    try:
+        moment = datetime.fromisoformat(value).astimezone(LOCAL_TZ)
+    except (TypeError, ValueError):
+        return value or ""
+    return f"{danish_date(moment)} {clock(moment)}"
 
 
 def _wants_json() -> bool:
@@ -226,9 +244,14 @@ def import_file():
         raise ValidationFailed("not UTF-8", {"fil": [_("Filen er ikke UTF-8-tekst.")]}) from None
     notes: list[str] = []
     if name.endswith(".bpmn"):
-        text, notes = from_camunda_modeler(text)
-    else:
-        drafts.parse_safely(text)
+        text, notes = from_camunda_modeler(text, name)
+    root = drafts.parse_safely(text)
+    wanted = "BPMN" if name.endswith(".bpmn") else "DMN"
+    if root.tag.rsplit("}", 1)[-1] != "definitions" or wanted not in (
+            root.tag.split("}", 1)[0].upper()):
+        raise ValidationFailed("not a BPMN or DMN file", {"fil": [
+            _("%(name)s er ikke en %(kind)s-fil (dens rod skal være <definitions> i %(kind)s' "
+              "navnerum).", name=name, kind=wanted)]})
     with transaction(db.session) as session:
         existing = session.scalar(_draft_query(name))
         if existing is not None and not request.form.get("overskriv"):
@@ -464,7 +487,7 @@ def migrate(process_id):
         result = service.migrate_cases(session, _casework(), current_user, process_id,
                                        to_version)
     moved, stayed = len(result["moved"]), len(result["stayed"])
-    flash(_("%(moved)s sager er flyttet til version %(n)s; %(stayed)s blev, hvor de var.",
+    flash(_("Flyttet til version %(n)s: %(moved)s. Blev, hvor de var: %(stayed)s.",
             moved=moved, n=to_version, stayed=stayed))
     return redirect(url_for("designer.migration", process_id=process_id, til=to_version))
 
@@ -484,7 +507,19 @@ def _steps_from_form() -> list:
         steps = None
     if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
         raise ValidationFailed("invalid steps", {"_steps": [_("Prøvekørslens trin er ugyldige.")]})
+    if len(steps) > MAX_TRIAL_STEPS:
+        raise ValidationFailed("too many steps", {"_steps": [
+            _("En prøvekørsel har højst %(n)s trin.", n=MAX_TRIAL_STEPS)]})
     return steps
+
+
+def _replay(sources, steps):
+    """A test run replayed in a process of its own, stopped after TRIAL_SECONDS (a designer's
+    endless loop must not hold a server thread for long)."""
+    from engine.bpmn.trial import replay_in_subprocess
+
+    return replay_in_subprocess(sources, steps, config=current_app.config,
+                                timeout=TRIAL_SECONDS)
 
 
 def _new_step(action: str, steps: list) -> dict:
@@ -497,8 +532,8 @@ def _new_step(action: str, steps: list) -> dict:
         citizen = {"cpr": (form.get("cpr") or "").strip(), "name": (form.get("navn") or "").strip()}
         received = (form.get("modtaget") or "").strip()
         args = {"process": process, "citizen": {k: v for k, v in citizen.items() if v}}
-        if received:
-            args["at"] = received if "T" in received else f"{received}T09:00:00+01:00"
+        if received:  # 09:00 Danish time (the run reads a time without offset as Danish)
+            args["at"] = received if "T" in received else f"{received}T09:00:00"
         return {"start": args}
     if action == "complete":
         task = (form.get("_task") or "").strip()
@@ -556,8 +591,6 @@ def trial(file_name):
 def trial_step(file_name):
     """Take one more step: the whole run is replayed from its start in a sandbox process (its
     own database and clock), and the page shows where the process stands."""
-    from engine.bpmn.trial import replay_in_subprocess
-
     steps = _steps_from_form()
     action = request.form.get("_action") or ""
     with transaction(db.session) as session:
@@ -565,31 +598,31 @@ def trial_step(file_name):
     if action == "save":
         return _save_scenario(file_name, sources, steps)
     if action == "fill":  # show the form of an open task; nothing is run
-        result = replay_in_subprocess(sources, steps, config=current_app.config) if steps \
-            else None
+        result = _replay(sources, steps) if steps else None
         wanted = request.form.get("_task")
         task = next((t for t in (result.final or {}).get("open_tasks", [])
                      if t["id"] == wanted), None) if result else None
         if task is None:
-            raise ValidationFailed("no such open task", {"_task": [_("Opgaven er ikke åben.")]})
+            error = {"step": None, "kind": "fill", "fields": {},
+                     "message": _("Opgaven %(task)s er ikke åben.", task=wanted or "")}
+            return _render_trial(file_name, sources, steps, _with_error(result, error),
+                                 status=422)
         return _render_trial(file_name, sources, steps, result, open_task=task)
     if action == "undo":
         steps = steps[:-1]
-        result = replay_in_subprocess(sources, steps, config=current_app.config) if steps \
-            else None
+        result = _replay(sources, steps) if steps else None
         return _render_trial(file_name, sources, steps, result)
     if action == "restart":
         return _render_trial(file_name, sources, [], None)
     try:
         step = _new_step(action, steps)
     except ValidationFailed as exc:  # the run as it was, with what is wrong in the step
-        result = replay_in_subprocess(sources, steps, config=current_app.config) if steps \
-            else None
+        result = _replay(sources, steps) if steps else None
         error = {"step": len(steps), "kind": action, "message": exc.message,
                  "fields": exc.fields}
         return _render_trial(file_name, sources, steps, _with_error(result, error), status=422)
     tried = steps + [step] if action != "start" else [step]
-    result = replay_in_subprocess(sources, tried, config=current_app.config)
+    result = _replay(sources, tried)
     if result.ok:
         start = tried[0]["start"]
         start.setdefault("at", result.started_at)  # every replay starts at the same moment
@@ -623,19 +656,26 @@ def _with_error(result, error):
 
 
 def _save_scenario(file_name, sources, steps):
-    from engine.bpmn.trial import replay_in_subprocess, save_scenario
+    from engine.bpmn.trial import save_scenario
 
     name = (request.form.get("scenarie") or "").strip()
     description = (request.form.get("beskrivelse") or "").strip()
     if not steps:
         raise ValidationFailed("no steps", {"_steps": [_("Prøvekør mindst ét trin først.")]})
-    result = replay_in_subprocess(sources, steps, config=current_app.config)
+    result = _replay(sources, steps)
     if not result.ok:
         return _render_trial(file_name, sources, steps, result, status=422)
     from engine.bpmn.registry import read_folder
 
-    path = save_scenario(current_app.config["SCENARIOS_DIR"], name, steps, result,
-                         description=description, overwrite=bool(request.form.get("overskriv")))
+    try:
+        path = save_scenario(current_app.config["SCENARIOS_DIR"], name, steps, result,
+                             description=description,
+                             overwrite=bool(request.form.get("overskriv")))
+    except (ValidationFailed, Conflict) as exc:  # the run stays on the page, with why
+        error = {"step": None, "kind": "save", "message": _danish(exc),
+                 "fields": getattr(exc, "fields", {})}
+        return _render_trial(file_name, sources, steps, _with_error(result, error),
+                             status=exc.status)
     flash(_("Prøvekørslen er gemt som scenariet %(name)s (%(path)s); make test afspiller det "
             "mod filerne i processes/.", name=name, path=path))
     folder = read_folder(Path(current_app.config["PROCESSES_DIR"]))

@@ -179,6 +179,15 @@ def running_per_version(session: Session, process_id: str) -> dict[int, int]:
         .group_by(ProcessVersion.version)).all())
 
 
+def _target(session: Session, process_id: str, to_version) -> ProcessVersion:
+    """The version cases move to: an existing one after the first (cases only move forward)."""
+    target = get_version(session, process_id, to_version, "to")
+    if target.version == 1:
+        raise ValidationFailed("cases only move to a newer version", {"to": [
+            "version 1 is the first version: cases move only to a newer one"]})
+    return target
+
+
 def _older_instances(session: Session, target: ProcessVersion, lock: bool = False):
     """(instance, case, version) of the running or failed instances of the target's process on
     an older version, by case."""
@@ -234,7 +243,7 @@ def migration_plan(session: Session, casework, user: User, process_id: str,
     elements it stands at), movable. Nothing changes."""
     require_designer(user)
     casework = _casework(casework)
-    target = get_version(session, process_id, to_version, "to")
+    target = _target(session, process_id, to_version)
     definition = casework.registry.definition_for(target)
     plan = []
     for instance, case, version in _older_instances(session, target):
@@ -253,7 +262,7 @@ def migrate_cases(session: Session, casework, user: User, process_id: str,
     [...]}, entries as in migration_plan."""
     require_designer(user)
     casework = _casework(casework)
-    target = get_version(session, process_id, to_version, "to")
+    target = _target(session, process_id, to_version)
     definition = casework.registry.definition_for(target)
     moved, stayed = [], []
     for instance, case, version in _older_instances(session, target, lock=True):

@@ -134,8 +134,8 @@ def test_change_validate_deploy_and_move_running_cases(page, base, api, app, che
     row = page.locator("table.plan tbody tr", has_text=running["number"])
     assert "ja" in row.inner_text()
     check_axe(page)
-    page.click("button:has-text('Flyt de 1 sager')")
-    page.wait_for_selector(".flash:has-text('1 sager er flyttet til version 3')")
+    page.click("button:has-text('Flyt den sag, der kan flyttes')")
+    page.wait_for_selector(".flash:has-text('Flyttet til version 3: 1.')")
     assert _version_of(app, running["id"]) == 3
     # the moved case's first task now belongs to team nord, as version 3 says
     task = worker.get(f"/api/v1/cases/{running['id']}").get_json()["open_tasks"][0]
