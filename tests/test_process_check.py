@@ -79,6 +79,17 @@ def test_the_shipped_decisions_are_marked_and_preceded_by_a_hearing(forms):
 
 # -- XML safety ---------------------------------------------------------------------------------
 
+def test_a_called_process_that_is_gone_is_named_at_the_call_activity(forms):
+    sources = read_folder(PROCESSES_DIR)
+    sources["opfoelgning.bpmn"] = sources["opfoelgning.bpmn"].replace(
+        'id="opfoelgning"', 'id="opfoelgning_ny"', 1)
+    problems = validate_sources(sources, forms)
+    assert {(p.file, p.element_id) for p in problems} == {
+        ("sel50.bpmn", "folg_op"), ("sel85.bpmn", "folg_op")}
+    assert all("calls process 'opfoelgning'" in p.message for p in problems)
+    assert {p.element_name for p in problems} == {"Opfølgning (modul)"}
+
+
 def test_broken_xml_is_refused_naming_the_line(forms):
     source = linear("brudt", ("opgave", user_task("opgave")))
     lines = source.splitlines()

@@ -33,10 +33,11 @@ working.
 from __future__ import annotations
 
 import ast
+import html
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -167,6 +168,7 @@ def check_sources(sources: dict[str, str], forms=None, deadline_keys=None, lette
             subprocess_specs = parser.get_subprocess_specs(pid)
         except (ValidationException, SpiffWorkflowException) as exc:
             problem = translate_spiff_error(getattr(exc, "file_name", "") or filename, exc)
+            problem = _name_the_call(problem, sources.get(problem.file, ""))
             if (problem.file, problem.element_id) not in flagged:
                 result.add(problem)
             continue
@@ -259,6 +261,29 @@ def translate_spiff_error(filename: str, exc: Exception) -> Problem:
     return Problem(filename, message.rstrip(". ") or type(exc).__name__, element_id, name,
                    int(line) if isinstance(line, int) or str(line).isdigit() else None,
                    rule="spiff")
+
+
+_NOT_FOUND = re.compile(r"The process '([^']+)' was not found")
+
+
+def _name_the_call(problem: Problem, text: str) -> Problem:
+    """A process SpiffWorkflow cannot find is named by the call activity that calls it, so the
+    diagram can mark it."""
+    missing = _NOT_FOUND.search(problem.message)
+    if problem.element_id or not missing:
+        return problem
+    for match in re.finditer(r"<(?:\w+:)?callActivity\b[^>]*>", text):
+        tag = match.group(0)
+        called = re.search(r'calledElement="([^"]*)"', tag)
+        if called and called.group(1) == missing.group(1):
+            element = re.search(r'\bid="([^"]*)"', tag)
+            name = re.search(r'\bname="([^"]*)"', tag)
+            return replace(
+                problem, element_id=element.group(1) if element else None,
+                element_name=html.unescape(name.group(1)) if name else None,
+                message=f"calls process {missing.group(1)!r}, which no deployed or given "
+                        f"file defines ({problem.message})")
+    return problem
 
 
 # -- 3. Structure, on the XML ------------------------------------------------------------------
