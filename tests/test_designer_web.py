@@ -499,6 +499,12 @@ def test_a_test_run_walks_tasks_moves_time_and_saves_a_scenario(app, tmp_path, m
     assert "overskredet" in page
     steps = _steps_of(page)
     assert steps[-1] == {"advance": {"days": 70}}
+    not_json = _trial(client, token, steps, "message", besked="samtykke_tilbagekaldt",
+                      data="{ikke json")
+    assert not_json.status_code == 422 and "Data skal være JSON" in not_json.get_data(
+        as_text=True)
+    unknown = _trial(client, token, steps, "message", besked="findes_ikke", data="{}")
+    assert unknown.status_code == 422 and _steps_of(unknown.get_data(as_text=True)) == steps
     bad = _trial(client, token, steps, "advance", dage="nul")
     assert bad.status_code == 422 and "antal dage" in bad.get_data(as_text=True)
     saved = _trial(client, token, steps, "save", scenarie="sel85_frist_overskredet",
