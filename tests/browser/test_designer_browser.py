@@ -158,3 +158,14 @@ def test_a_change_is_saved_as_a_draft_before_a_test_run_and_survives_a_reload(pa
     _ready(page)
     assert page.locator("#designer").get_attribute("data-lock-version") == "1"
     assert "Registrér henvendelsen (ændret)" in page.locator("#modeller").inner_text()
+
+
+def test_a_decision_table_opens_in_dmn_js(page, base, check_axe):
+    login(page, base, "designer")
+    page.goto(base + "/designer/filer/opfoelgningsinterval.dmn")
+    _ready(page)
+    # dmn-js shows the decision table (or the requirements diagram with it) in the editor
+    page.wait_for_selector("#modeller .tjs-table, #modeller .djs-container")
+    page.click("#valider")
+    page.wait_for_selector("#status:has-text('Ingen problemer')")
+    check_axe(page)
