@@ -121,7 +121,9 @@ def require_can_reassign(user: User, case: Case) -> None:
     """Moving a case to another caseworker: a leader of its team, or an administrator."""
     if user.role == ADMIN or case.team_id in user.led_team_ids:
         return
-    raise Forbidden(f"only a leader of the team of case {case.number} can move it")
+    # Named by the id the caller gave, never its number: the case is not theirs to see.
+    raise Forbidden(f"case {case.id} is not in a team you lead: only its team's leaders "
+                    "can move it")
 
 
 def require_can_assign(user: User, task: Task, assignee: User | None) -> None:
