@@ -181,7 +181,7 @@ def web_login(port: int, username: str) -> PageClient:
     reply = client.request("POST", "/login", {
         "csrf_token": _csrf_token(page.text), "next": "", "username": username,
         "password": PASSWORD})
-    if reply.status != 302 or not (reply.location or "").endswith("/indbakke"):
+    if reply.status != 302 or (reply.location or "").endswith("/login"):
         raise RuntimeError(f"log-in as {username} failed: {reply.status} {reply.text[:300]!r}")
     return client
 

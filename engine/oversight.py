@@ -112,7 +112,8 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
     scope = _scope_conditions(session, user, wanted)
     conditions = scope + _state_conditions(wanted.state, moment)
     # One grouped read of the index per state gives the lights, the total and the groups.
-    tallies = _tallies(session, scope, moment)
+    columns = _tallied(group_by)
+    tallies = _tallies(session, scope, moment, columns)
     counts = _counts_per_caseworker(tallies)
     which = 0 if wanted.state == "overdue" else 1
     total = sum(c[which] for c in counts.values())
@@ -130,35 +131,44 @@ def deadline_queue(session: Session, user: User, wanted: QueueFilter, *,
     return {
         "state": wanted.state, "items": items, "total": total, "page": page,
         "per_page": per_page,
-        "groups": _groups(session, tallies[which], group_by) if group_by else [],
+        "groups": _groups(session, tallies[which], columns, group_by) if group_by else [],
         "caseworkers": _traffic_lights(session, user, counts, wanted),
     }
 
 
-# The columns a tally is grouped by, in the order of the queue indexes after the dates.
-_TALLIED = (CaseDeadline.team_id, CaseDeadline.responsible_id, CaseDeadline.key,
-            CaseDeadline.process_id)
-_GROUP_COLUMN = {"team": 0, "caseworker": 1, "key": 2, "process": 3}
+# The column of each grouping; team and responsible caseworker are always tallied (the
+# traffic lights need them), the deadline key or the process only when the queue is grouped
+# by it (on SQLite that doubles the cost of the read).
+_COLUMN = {"team": CaseDeadline.team_id, "caseworker": CaseDeadline.responsible_id,
+           "key": CaseDeadline.key, "process": CaseDeadline.process_id}
 
 
-def _tallies(session: Session, scope: list, moment: datetime) -> tuple[list, list]:
-    """Per state (overdue, due soon): rows of (team, responsible, key, process, count, earliest
-    due date) over the deadlines in scope. Each state is one range of its own index, which
-    holds every column read, so nothing but the index is read; the rows are few (teams x
-    caseworkers x deadline keys)."""
+def _tallied(group_by: str | None) -> tuple:
+    columns = (CaseDeadline.team_id, CaseDeadline.responsible_id)
+    if group_by in ("key", "process"):
+        columns += (_COLUMN[group_by],)
+    return columns
+
+
+def _tallies(session: Session, scope: list, moment: datetime, columns: tuple) -> tuple:
+    """Per state (overdue, due soon): rows of (*columns, count, earliest due date) over the
+    deadlines in scope. Each state is one range of its own index, which holds every column
+    read, so nothing but the index is read; the rows are few (teams x caseworkers x deadline
+    keys)."""
     return tuple(
-        session.execute(select(*_TALLIED, func.count(), func.min(CaseDeadline.due_at))
+        session.execute(select(*columns, func.count(), func.min(CaseDeadline.due_at))
                         .where(*scope, *_state_conditions(state, moment))
-                        .group_by(*_TALLIED)).all()
+                        .group_by(*columns)).all()
         for state in QUEUE_STATES)
 
 
-def _counts_per_caseworker(tallies: tuple[list, list]) -> dict:
+def _counts_per_caseworker(tallies: tuple) -> dict:
     """responsible id -> (overdue, due soon, earliest overdue due date, earliest due-soon due
     date)."""
     counts: dict = {}
     for which, rows in enumerate(tallies):
-        for _team, worker, _key, _process, count, earliest in rows:
+        for row in rows:
+            worker, count, earliest = row[1], row[-2], row[-1]
             entry = counts.setdefault(worker, [0, 0, None, None])
             entry[which] += count
             if entry[which + 2] is None or earliest < entry[which + 2]:
@@ -166,12 +176,12 @@ def _counts_per_caseworker(tallies: tuple[list, list]) -> dict:
     return {worker: tuple(entry) for worker, entry in counts.items()}
 
 
-def _groups(session: Session, rows: list, group_by: str) -> list[dict]:
+def _groups(session: Session, rows: list, columns: tuple, group_by: str) -> list[dict]:
     """The queue's deadlines in groups of one column, from the tally of their state."""
-    at = _GROUP_COLUMN[group_by]
+    at = next(i for i, column in enumerate(columns) if column is _COLUMN[group_by])
     merged: dict = {}
     for row in rows:
-        count, earliest = row[4], row[5]
+        count, earliest = row[-2], row[-1]
         entry = merged.setdefault(row[at], [0, earliest])
         entry[0] += count
         entry[1] = min(entry[1], earliest)
