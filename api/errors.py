@@ -68,8 +68,10 @@ def register_error_handlers(app: Flask) -> None:
             message = ("Formularen mangler sin sikkerhedsnøgle eller er udløbet: genindlæs "
                        "siden, og prøv igen.")
             return _page(400, message) if _wants_page() else (jsonify({"message": message}), 400)
-        if _wants_page():
-            return _page(exc.code or 500, exc.description or exc.name)
+        if _wants_page():  # Werkzeug's descriptions are English: the page says it by status
+            from .web import _http_message
+
+            return _page(exc.code or 500, _http_message(exc.code))
         body = {"message": exc.description or exc.name}
         data = getattr(exc, "data", None) or {}
         if "messages" in data:
@@ -87,5 +89,8 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
         if _wants_page():
-            return _page(500, "Fejlen er skrevet i loggen. Prøv igen, eller kontakt support.")
+            from flask_babel import gettext
+
+            return _page(500, gettext("Fejlen er skrevet i loggen. Prøv igen, eller kontakt "
+                                      "support."))
         return jsonify({"message": "internal error; it has been logged"}), 500
