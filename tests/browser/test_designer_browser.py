@@ -169,3 +169,28 @@ def test_a_decision_table_opens_in_dmn_js(page, base, check_axe):
     page.click("#valider")
     page.wait_for_selector("#status:has-text('Ingen problemer')")
     check_axe(page)
+
+
+def test_a_test_run_in_the_browser(page, base, check_axe):
+    """Start a sample case, open its first task's form, move time past the municipality's
+    deadline; the sandbox shows it overdue. The pages pass axe."""
+    login(page, base, "designer")
+    page.goto(base + EDITOR)
+    _ready(page)
+    page.click("#proevekoer")
+    page.wait_for_url("**/proevekoersel")
+    check_axe(page)
+    page.select_option("#proces", "sel85")
+    page.fill("#modtaget", "2026-11-02")
+    page.click("button:has-text('Start')")
+    page.wait_for_selector("#aabne-opgaver li:has-text('registrer_henvendelse')", timeout=30000)
+    page.locator("#aabne-opgaver li", has_text="registrer_henvendelse").get_by_role(
+        "button", name="Udfyld").click()
+    page.wait_for_selector("#h-opgave", timeout=30000)
+    assert page.evaluate("document.activeElement.id") == "h-opgave"
+    check_axe(page)
+    page.fill("#dage", "70")
+    page.get_by_role("button", name="Flyt tiden").click()
+    page.wait_for_selector("#vej", timeout=30000)
+    assert "overskredet" in page.locator("main").inner_text()
+    assert page.locator("#aabne-opgaver li", has_text="registrer_henvendelse").count() == 1
