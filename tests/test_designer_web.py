@@ -527,3 +527,38 @@ def test_a_test_run_walks_tasks_moves_time_and_saves_a_scenario(app, tmp_path, m
     with app.app_context():
         with transaction(app.extensions["sqlalchemy"].session) as session:
             assert session.query(Instance).count() == 0
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+def test_the_scenarios_of_a_file_replay_against_its_draft(app, tmp_path, monkeypatch):
+    import json as _json
+    import shutil
+
+    from api.config import PROJECT_ROOT
+
+    for name in ("sel85_til_indstilling", "sel50_screening_lukker_sagen"):
+        shutil.copy(PROJECT_ROOT / "processes" / "scenarios" / f"{name}.json", tmp_path)
+    (tmp_path / "broken.json").write_text("{ikke json", encoding="utf-8")
+    monkeypatch.setitem(app.config, "SCENARIOS_DIR", str(tmp_path))
+    client, token = _designer(app)
+    listed = client.get("/designer/").get_data(as_text=True)
+    assert "sel85_til_indstilling" in listed and "kan ikke læses" in listed
+    same = client.post(f"/designer/filer/{SEL85}/scenarier", data={"csrf_token": token})
+    page = same.get_data(as_text=True)
+    assert same.status_code == 200, page
+    assert "sel85_til_indstilling" in page and "sel50_screening" not in page  # its processes
+    assert "som gemt" in page and "afviger" in page  # the broken file is shown, not hidden
+    # a draft that takes the consent step out of the path no longer matches the scenario
+    scenario = _json.loads((tmp_path / "sel85_til_indstilling.json").read_text("utf-8"))
+    assert "samtykke" in scenario["expect"]["path"]
+    xml = _xml(client).replace('name="Indhent samtykke"', 'name="Samtykke (ændret)"', 1)
+    changed = xml.replace('camunda:formKey="sel85_samtykke"', 'camunda:formKey="findes_ikke"',
+                          1)
+    assert changed != xml
+    assert _post_json(client, token, f"/designer/filer/{SEL85}/kladde",
+                      {"xml": changed, "lock_version": None}).status_code == 200
+    differs = client.post(f"/designer/filer/{SEL85}/scenarier", data={"csrf_token": token})
+    text = differs.get_data(as_text=True)
+    assert "Afspillet mod kladden" in text
+    assert "scenarier går ikke længere den vej" in text

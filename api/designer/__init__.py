@@ -209,7 +209,8 @@ def files():
     with transaction(db.session) as session:
         rows = drafts.list_files(session, current_user)
         processes = _deployed_processes(session)
-    return render_template("designer_files.html.j2", rows=rows, processes=processes)
+    return render_template("designer_files.html.j2", rows=rows, processes=processes,
+                           scenarios=_scenarios())
 
 
 def _deployed_processes(session) -> list[dict]:
@@ -684,6 +685,48 @@ def _save_scenario(file_name, sources, steps):
                 "til processes/, så make test afspiller scenariet mod den samme proces.",
                 file=file_name), "error")
     return _render_trial(file_name, sources, steps, result)
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+def _scenarios() -> list[dict]:
+    """The saved scenarios (name, process, description, steps, expect); a file that cannot be
+    read is listed with the reason instead of stopping the page."""
+    found = []
+    for path in sorted(Path(current_app.config["SCENARIOS_DIR"]).glob("*.json")):
+        try:
+            scenario = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(scenario, dict) or not isinstance(scenario.get("steps"), list):
+                raise ValueError("no steps")
+        except (OSError, ValueError) as exc:
+            found.append({"name": path.stem, "broken": str(exc)})
+            continue
+        found.append({**scenario, "name": scenario.get("name") or path.stem})
+    return found
+
+
+@bp.post("/filer/<file_name>/scenarier")
+def replay_scenarios(file_name):
+    """Replay the saved scenarios of the file's processes against the file as it is now (its
+    draft, if any, with the other deployed files): does the change still take the paths the
+    scenarios recorded? Each runs in a sandbox process; nothing is saved."""
+    from engine.bpmn.trial import compare
+
+    with transaction(db.session) as session:
+        sources = _trial_sources(session, file_name)
+        has_draft = session.scalar(_draft_query(file_name)) is not None
+    processes = set(_process_ids(sources.get(file_name, "")))
+    results = []
+    for scenario in _scenarios():
+        if "broken" in scenario:
+            results.append({**scenario, "problems": [scenario["broken"]]})
+            continue
+        if scenario.get("process") not in processes:
+            continue
+        result = _replay(sources, scenario["steps"])
+        results.append({**scenario, "problems": compare(scenario.get("expect") or {}, result)})
+    return render_template("designer_scenarios.html.j2", file_name=file_name, results=results,
+                           draft=has_draft)
 
 
 # -- what the elements reference ------------------------------------------------------------

@@ -225,6 +225,17 @@
       });
     });
   }
+  /* Scenarios replay against the saved draft: unsaved changes are saved first. */
+  var scenarioForm = document.getElementById("scenarier-form");
+  if (scenarioForm) {
+    scenarioForm.addEventListener("submit", function (event) {
+      if (!dirty) { return; }
+      event.preventDefault();
+      save().then(function (result) {
+        if (result && result.status === 200) { dirty = false; scenarioForm.submit(); }
+      });
+    });
+  }
   document.getElementById("gem").addEventListener("click", save);
   document.getElementById("valider").addEventListener("click", validate);
   document.getElementById("udrul").addEventListener("click", deploy);
