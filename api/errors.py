@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import SagsflowError
 
+from .translations import N_
+
 log = logging.getLogger(__name__)
 
 
@@ -33,10 +35,10 @@ def _flatten(messages, prefix="") -> dict[str, list[str]]:
 
 
 # The Danish heading of an error page, by status.
-PAGE_TITLES = {400: "Forkert forespørgsel", 401: "Log ind", 403: "Ingen adgang",
-               404: "Siden findes ikke", 405: "Ikke tilladt", 409: "Konflikt",
-               413: "For stor", 422: "Ugyldige oplysninger", 429: "For mange forsøg",
-               500: "Der skete en fejl"}
+PAGE_TITLES = {400: N_("Forkert forespørgsel"), 401: N_("Log ind"), 403: N_("Ingen adgang"),
+               404: N_("Siden findes ikke"), 405: N_("Ikke tilladt"), 409: N_("Konflikt"),
+               413: N_("For stor"), 422: N_("Ugyldige oplysninger"), 429: N_("For mange forsøg"),
+               500: N_("Der skete en fejl")}
 
 
 def _wants_page() -> bool:

@@ -196,11 +196,13 @@ def test_the_catalogue_has_every_text_the_sources_mark():
 
 
 def test_texts_shown_by_value_are_extracted_too():
-    """The pages translate some texts by value (`_(label)` in a template); they are marked in
-    api/translations (LOOKED_UP) so that extraction, and so the catalogue, has them."""
+    """The pages translate some texts by value (`_(label)` in a template); they are marked with
+    N_ where they are written (or in api/translations' LOOKED_UP) so that extraction, and so
+    the catalogue, has them. (What a new case is opened for is content: the processes'
+    `ny_sag`.)"""
     from api import errors
 
-    shown = set(web.TABS.values()) | set(web.NEW_CASE_KINDS.values()) \
+    shown = set(web.TABS.values()) \
         | set(errors.PAGE_TITLES.values()) \
         | {word for _light, word in web.DEADLINE_LIGHTS.values()} \
         | set(web.GROUP_NAMES.values()) | set(web.STATE_NAMES.values()) \

@@ -67,6 +67,7 @@ from engine.services import Casework
 from ..errors import _page as error_page
 from ..extensions import db
 from ..oversight import deadline_rows_csv
+from ..translations import N_
 from . import form_render
 
 bp = Blueprint("web", __name__, template_folder="../templates/web")
@@ -75,7 +76,8 @@ csrf = CSRFProtect()
 babel = Babel()
 
 LANGUAGES = ("da", "en")
-TABS = {"mine": "Mine opgaver", "team": "Mit teams", "unassigned": "Ikke tildelt"}
+TABS = {"mine": N_("Mine opgaver"), "team": N_("Mit teams"),
+        "unassigned": N_("Ikke tildelt")}
 
 
 def init_app(app: Flask) -> None:
@@ -547,8 +549,18 @@ def task_action(task_id, action):
 
 # -- a new case ------------------------------------------------------------------------------
 
-NEW_CASE_KINDS = {"sel50": "Underretning om et barn (Barnets lov § 20, tidl. SEL § 50)",
-                  "sel85": "Ansøgning om socialpædagogisk støtte (SEL § 85)"}
+def _new_case_kinds(session_) -> dict[str, str]:
+    """What a case can be opened for here: the startable processes whose latest version says
+    what is received (the process's camunda:property `ny_sag`, content in processes/), by
+    process id."""
+    registry = casework().registry
+    kinds = {}
+    for process in casework().list_processes(session_, current_user):
+        if process["startable"]:
+            definition = registry.definition_for(process["versions"][0])
+            if definition.properties.get("ny_sag"):
+                kinds[process["process_id"]] = definition.properties["ny_sag"]
+    return kinds
 
 
 @bp.route("/sager/ny", methods=["GET", "POST"])
@@ -560,9 +572,11 @@ def new_case():
     form = request.form if request.method == "POST" else {
         "proces": request.args.get("proces", "sel50")}
     errors: dict[str, list[str]] = {}
+    with transaction(db.session) as session_:
+        kinds = _new_case_kinds(session_)
     if request.method == "POST":
         kind = form.get("proces")
-        if kind not in NEW_CASE_KINDS:
+        if kind not in kinds:
             errors["proces"] = [_("Vælg, hvad der er modtaget.")]
         received = _received_at(form.get("modtaget_dato"), form.get("modtaget_tid"), errors)
         team_id = form.get("team")
@@ -589,7 +603,7 @@ def new_case():
         teams = sorted(((m.team.id, m.team.name) for m in current_user.memberships),
                        key=lambda t: t[1])
     status = 422 if errors else 200
-    return render_template("new_case.html.j2", kinds=NEW_CASE_KINDS, form=form, errors=errors,
+    return render_template("new_case.html.j2", kinds=kinds, form=form, errors=errors,
                            teams=teams, today=_now().astimezone(LOCAL_TZ)), status
 
 
@@ -608,33 +622,49 @@ def _received_at(day: str | None, clock: str | None, errors: dict):
 
 # What each kind of event on a case's timeline is called on the page.
 EVENT_NAMES = {
-    "case_created": "Sagen er oprettet", "case_reassigned": "Sagen er flyttet",
-    "process_deployed": "Processen er udrullet i en ny version",
-    "process_migrated": "Sagen er flyttet til en ny procesversion",
-    "citizen_updated": "Borgerens oplysninger er ændret",
-    "deadline_action_due": "Fristens handling skal udføres",
-    "deadline_breached": "Frist overskredet", "deadline_changed": "Frist ændret",
-    "deadline_escalated": "Frist eskaleret til lederen", "deadline_met": "Frist overholdt",
-    "deadline_paused": "Frist sat i bero", "deadline_reminder": "Påmindelse om frist",
-    "deadline_resumed": "Frist genoptaget", "deadline_started": "Frist startet",
-    "error": "Fejl i processen", "letter_delivery_failed": "Brev kunne ikke sendes",
-    "letter_delivery_retried": "Brev forsøgt sendt igen", "letter_edited": "Brev redigeret",
-    "letter_issued": "Brev udsendt", "letter_prepared": "Brevkladde lavet",
-    "letter_requested": "Brev bestilt", "letter_sent": "Brev sendt",
-    "message_received": "Besked modtaget på sagen",
-    "received_date_backdated": "Modtagelsesdato tilbagedateret",
-    "received_date_changed": "Modtagelsesdato ændret", "retried": "Trin kørt igen",
-    "status_changed": "Sagens status ændret", "task_assigned": "Opgave tildelt",
-    "task_cancelled": "Opgave bortfaldet", "task_claimed": "Opgave taget",
-    "task_completed": "Opgave afsluttet", "task_created": "Opgave oprettet",
-    "task_due_changed": "Opgavens frist ændret", "task_unclaimed": "Opgave givet tilbage",
-    "timer_fired": "Tidsfrist i processen udløst", "timer_moved": "Tidsfrist i processen flyttet",
+    "case_created": N_("Sagen er oprettet"),
+    "case_reassigned": N_("Sagen er flyttet"),
+    "process_deployed": N_("Processen er udrullet i en ny version"),
+    "process_migrated": N_("Sagen er flyttet til en ny procesversion"),
+    "citizen_updated": N_("Borgerens oplysninger er ændret"),
+    "deadline_action_due": N_("Fristens handling skal udføres"),
+    "deadline_breached": N_("Frist overskredet"),
+    "deadline_changed": N_("Frist ændret"),
+    "deadline_escalated": N_("Frist eskaleret til lederen"),
+    "deadline_met": N_("Frist overholdt"),
+    "deadline_paused": N_("Frist sat i bero"),
+    "deadline_reminder": N_("Påmindelse om frist"),
+    "deadline_resumed": N_("Frist genoptaget"),
+    "deadline_started": N_("Frist startet"),
+    "error": N_("Fejl i processen"),
+    "letter_delivery_failed": N_("Brev kunne ikke sendes"),
+    "letter_delivery_retried": N_("Brev forsøgt sendt igen"),
+    "letter_edited": N_("Brev redigeret"),
+    "letter_issued": N_("Brev udsendt"),
+    "letter_prepared": N_("Brevkladde lavet"),
+    "letter_requested": N_("Brev bestilt"),
+    "letter_sent": N_("Brev sendt"),
+    "message_received": N_("Besked modtaget på sagen"),
+    "received_date_backdated": N_("Modtagelsesdato tilbagedateret"),
+    "received_date_changed": N_("Modtagelsesdato ændret"),
+    "retried": N_("Trin kørt igen"),
+    "status_changed": N_("Sagens status ændret"),
+    "task_assigned": N_("Opgave tildelt"),
+    "task_cancelled": N_("Opgave bortfaldet"),
+    "task_claimed": N_("Opgave taget"),
+    "task_completed": N_("Opgave afsluttet"),
+    "task_created": N_("Opgave oprettet"),
+    "task_due_changed": N_("Opgavens frist ændret"),
+    "task_unclaimed": N_("Opgave givet tilbage"),
+    "timer_fired": N_("Tidsfrist i processen udløst"),
+    "timer_moved": N_("Tidsfrist i processen flyttet"),
 }
 
 # A deadline's traffic light and its Danish word, by state.
-DEADLINE_LIGHTS = {"met": ("groen", "Overholdt"), "closed": ("graa", "Afsluttet med sagen"),
-                   "paused": ("graa", "Sat i bero"), "overdue": ("roed", "Overskredet"),
-                   "due_soon": ("gul", "Snart"), "open": ("groen", "I gang")}
+DEADLINE_LIGHTS = {"met": ("groen", N_("Overholdt")),
+                   "closed": ("graa", N_("Afsluttet med sagen")),
+                   "paused": ("graa", N_("Sat i bero")), "overdue": ("roed", N_("Overskredet")),
+                   "due_soon": ("gul", N_("Snart")), "open": ("groen", N_("I gang"))}
 
 
 @bp.get("/sager/<int(max=2147483647):case_id>")
@@ -770,9 +800,9 @@ def letter_pdf(letter_id):
 
 # -- the leaders' deadline queue -------------------------------------------------------------
 
-GROUP_NAMES = {"team": "Team", "caseworker": "Sagsbehandler", "key": "Frist",
-               "process": "Proces"}
-STATE_NAMES = {"overdue": "Overskredne", "due_soon": "Snart forfaldne"}
+GROUP_NAMES = {"team": N_("Team"), "caseworker": N_("Sagsbehandler"), "key": N_("Frist"),
+               "process": N_("Proces")}
+STATE_NAMES = {"overdue": N_("Overskredne"), "due_soon": N_("Snart forfaldne")}
 QUEUE_KEYS = ("tilstand", "gruppe", "team", "sagsbehandler", "frist", "proces")
 
 

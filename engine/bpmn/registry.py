@@ -36,6 +36,7 @@ from .validation import (
     Problem,
     check_sources,
     problems_error,
+    properties,
     validate_sources,
 )
 
@@ -106,6 +107,9 @@ class ProcessDefinition:
     content_hash: str
     startable: bool
     user_tasks: list = field(default_factory=list)
+    # The process element's camunda:properties, e.g. `ny_sag`: what a caseworker who opens a
+    # case of this process by hand has received (the new-case page lists those processes).
+    properties: dict = field(default_factory=dict)
 
 
 def _hash_sources(sources: dict[str, str]) -> str:
@@ -163,6 +167,7 @@ def parse_sources(
             content_hash=_hash_sources(own_sources),
             startable=pid not in called,
             user_tasks=checked.user_tasks[pid],
+            properties=properties(parser.get_process_parser(pid).node),
         )
     return definitions
 
