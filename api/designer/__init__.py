@@ -29,7 +29,8 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from engine.bpmn import drafts
-from engine.bpmn.validation import MAX_FILE_BYTES
+from engine.bpmn.registry import latest_sources
+from engine.bpmn.validation import BPMN_NS, MAX_FILE_BYTES
 from engine.db import transaction
 from engine.errors import (
     Conflict,
@@ -293,7 +294,7 @@ def _process_ids(xml: str) -> list[str]:
         tree = drafts.parse_safely(xml)
     except ValidationFailed:
         return []
-    return [p.get("id") for p in tree.iter(f"{{{drafts.BPMN_NS}}}process") if p.get("id")]
+    return [p.get("id") for p in tree.iter(f"{{{BPMN_NS}}}process") if p.get("id")]
 
 
 def _reference_links(refs: dict, files: dict[str, str] | None = None) -> dict:
@@ -305,7 +306,7 @@ def _reference_links(refs: dict, files: dict[str, str] | None = None) -> dict:
     deadlines = current_app.extensions["deadlines"]
     if files is None:
         with transaction(db.session) as session:
-            files = drafts.process_files(drafts.deployed_sources(session))
+            files = drafts.process_files(latest_sources(session))
     known = {"form": forms, "letter": letters, "deadline": deadlines, "process": files}
 
     def url(ref):
@@ -368,7 +369,7 @@ def discard(file_name):
 
 
 def _sources_with(session, file_name: str, xml: str) -> dict[str, str]:
-    sources = drafts.deployed_sources(session)
+    sources = latest_sources(session)
     sources[file_name] = xml
     return sources
 
@@ -419,7 +420,7 @@ def deploy(file_name):
         if draft is None and lock_version not in (None, 0):
             raise Conflict(f"the draft of {file_name} was deployed or discarded meanwhile; "
                            "reload the page")
-        files = {**drafts.new_files_named(session, xml, drafts.deployed_sources(session)),
+        files = {**drafts.new_files_named(session, xml, latest_sources(session)),
                  file_name: xml}
         created = deploy_sources(session, _casework().registry, current_user, files)
         for name in files:

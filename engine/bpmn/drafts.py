@@ -20,20 +20,18 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ProcessDraft, User
 from ..permissions import require_designer
 from .registry import latest_sources
-from .validation import MAX_FILE_BYTES
-from .versions import FILE_NAME
-
-_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                              huge_tree=False)
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-_LETTER_CALL = re.compile(r"""\bprepare_letter\(\s*["']([^"']*)["']""")
-_DEADLINE_CALL = re.compile(
-    r"""\b(?:start_|meet_|pause_|resume_)?deadline(?:_reminder)?\(\s*["']([^"']*)["']""")
+from .validation import (
+    CAMUNDA_NS,
+    DEADLINE_CALL,
+    LETTER_CALL,
+    MAX_FILE_BYTES,
+    load_xml,
+)
+from .versions import is_file_name
 
 
 def check_file_name(name: str) -> str:
-    if not isinstance(name, str) or not FILE_NAME.match(name) or ".." in name:
+    if not is_file_name(name):
         raise ValidationFailed("invalid file name", {"file_name": [
             "a file name of letters, digits, '_', '-' and '.', ending in .bpmn or .dmn"]})
     return name
@@ -46,11 +44,6 @@ def check_xml(xml: object) -> str:
         raise ValidationFailed("file too large", {"xml": [
             f"the file may be at most {MAX_FILE_BYTES // (1024 * 1024)} MB"]})
     return xml
-
-
-def deployed_sources(session: Session) -> dict[str, str]:
-    """Every file as last deployed (the files of the latest version of every process)."""
-    return latest_sources(session)
 
 
 @dataclass
@@ -99,7 +92,7 @@ def list_files(session: Session, user: User) -> list[dict]:
     """Every deployed file and every draft: name, whether a draft exists and who saved it."""
     require_designer(user)
     drafts = {d.file_name: d for d in session.scalars(select(ProcessDraft))}
-    names = sorted(set(deployed_sources(session)) | set(drafts))
+    names = sorted(set(latest_sources(session)) | set(drafts))
     return [{"file_name": name, "draft": drafts.get(name),
              "kind": "dmn" if name.endswith(".dmn") else "bpmn"} for name in names]
 
@@ -113,7 +106,7 @@ def open_file(session: Session, user: User, file_name: str, *,
         select(ProcessDraft).where(ProcessDraft.file_name == file_name))
     if draft is not None:
         return DesignerFile(file_name, draft.xml, draft)
-    text = deployed_sources(session).get(file_name)
+    text = latest_sources(session).get(file_name)
     if text is None:
         raise NotFound(f"no process file {file_name!r}")
     return DesignerFile(file_name, text, None)
@@ -164,16 +157,11 @@ def discard_draft(session: Session, user: User, file_name: str) -> None:
 
 
 def parse_safely(xml: str):
-    """The XML tree of a designer's file, refusing DTDs (and with them entities)."""
-    try:
-        tree = etree.fromstring(xml.encode("utf-8"), parser=_XML_PARSER)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise ValidationFailed("not well-formed XML", {"xml": [f"not well-formed XML: {exc}"]}) \
-            from None
-    docinfo = tree.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise ValidationFailed("DTD refused", {"xml": [
-            "a DOCTYPE (DTD or entity declarations) is not allowed"]})
+    """The XML tree of a designer's file, with the validation's safety checks (size, no DTD
+    or entities, well-formed), or ValidationFailed naming what is wrong."""
+    tree, problems = load_xml("", xml)
+    if tree is None:
+        raise ValidationFailed("not safe, well-formed XML", {"xml": [problems[0].message]})
     return tree
 
 
@@ -206,8 +194,8 @@ def references(xml: str) -> dict[str, list[dict]]:
             elif local == "timerEventDefinition":
                 texts.extend(grand.text for grand in child if isinstance(grand.tag, str))
         for text in filter(None, texts):
-            refs.extend(("letter", key) for key in _LETTER_CALL.findall(text))
-            refs.extend(("deadline", key) for key in _DEADLINE_CALL.findall(text))
+            refs.extend(("letter", key) for key in LETTER_CALL.findall(text))
+            refs.extend(("deadline", key) for key in DEADLINE_CALL.findall(text))
         if refs:
             found[element.get("id")] = [{"kind": kind, "key": key}
                                         for kind, key in dict.fromkeys(refs)]

@@ -75,6 +75,7 @@ from ..models import (
 )
 from ..permissions import require_can_work
 from .registry import ProcessRegistry, parse_sources, read_folder
+from .versions import is_file_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STEP_KINDS = ("start", "complete", "advance", "message")
@@ -720,8 +721,7 @@ def _checked_sources(sources) -> dict[str, str]:
     if not isinstance(sources, dict) or not sources:
         raise StepFailed("no BPMN or DMN files to try")
     for name, text in sources.items():
-        if not isinstance(name, str) or not name.endswith((".bpmn", ".dmn")) or \
-                "/" in name or "\\" in name:
+        if not is_file_name(name):
             raise StepFailed(f"{name!r}: a file name ends in .bpmn or .dmn and names no folder")
         if not isinstance(text, str):
             raise StepFailed(f"{name}: the file's content must be text")

@@ -36,6 +36,11 @@ from . import migration, runtime
 from .registry import ProcessRegistry, latest_sources, parse_sources
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.(bpmn|dmn)$")
+
+
+def is_file_name(name) -> bool:
+    """A BPMN or DMN file's name as versions store it: no folders, no `..`, nothing odd."""
+    return isinstance(name, str) and bool(FILE_NAME.match(name)) and ".." not in name
 MAX_FILES = 50
 
 
@@ -49,7 +54,7 @@ def _check_files(changed) -> None:
         raise ValidationFailed("too many files", {"files": [f"at most {MAX_FILES} at a time"]})
     fields = {}
     for name, text in changed.items():
-        if not isinstance(name, str) or not FILE_NAME.match(name) or ".." in name:
+        if not is_file_name(name):
             fields[f"files.{name}"] = [
                 "a file name is letters, digits, '_', '-' or '.' and ends in .bpmn or .dmn "
                 "(no folders)"]
