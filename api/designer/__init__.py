@@ -43,6 +43,7 @@ from engine.errors import (
 )
 from engine.permissions import require_designer
 
+from ..auth import casework
 from ..errors import _page
 from ..extensions import db
 from ..translations import N_
@@ -53,23 +54,6 @@ bp = Blueprint("designer", __name__, url_prefix="/designer",
 MAX_TRIAL_STEPS = 200
 TRIAL_SECONDS = 20
 
-# Files from npm (package.json) the designer pages load, by the name the page asks for.
-VENDOR = {
-    "bpmn-modeler.js": "bpmn-js/dist/bpmn-modeler.production.min.js",
-    "properties-panel.js": "bpmn-js-properties-panel/dist/bpmn-js-properties-panel.umd.js",
-    "properties-panel.css": "@bpmn-io/properties-panel/dist/assets/properties-panel.css",
-    "camunda.json": "camunda-bpmn-moddle/resources/camunda.json",
-    "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
-    "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
-    "bpmn-font.css": "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css",
-    "dmn-modeler.js": "dmn-js/dist/dmn-modeler.production.min.js",
-    "dmn-js-shared.css": "dmn-js/dist/assets/dmn-js-shared.css",
-    "dmn-js-drd.css": "dmn-js/dist/assets/dmn-js-drd.css",
-    "dmn-js-decision-table.css": "dmn-js/dist/assets/dmn-js-decision-table.css",
-    "dmn-js-decision-table-controls.css": "dmn-js/dist/assets/dmn-js-decision-table-controls.css",
-    "dmn-js-literal-expression.css": "dmn-js/dist/assets/dmn-js-literal-expression.css",
-    "dmn-font.css": "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css",
-}
 
 
 def init_app(app: Flask) -> None:
@@ -192,10 +176,6 @@ def _problem_json(problem) -> dict:
             "message": getattr(problem, "message", str(problem))}
 
 
-def _casework():
-    return current_app.extensions["casework"]
-
-
 def _json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -301,7 +281,7 @@ def _reference_links(refs: dict, files: dict[str, str] | None = None) -> dict:
     """Each element's references with the page that shows what it names, and whether it
     exists (an unknown name is also a validation problem). `files`: process id -> the file
     that defines it (for call activities)."""
-    forms = _casework().forms
+    forms = casework().forms
     letters = current_app.extensions["letters"].catalogue
     deadlines = current_app.extensions["deadlines"]
     if files is None:
@@ -375,12 +355,13 @@ def _sources_with(session, file_name: str, xml: str) -> dict[str, str]:
 
 
 def _validate(sources: dict[str, str]) -> list:
+    """Every problem of the files, checked against what the running processes may name (the
+    registry's forms, deadlines and letters, as a deploy checks them)."""
     from engine.bpmn.validation import validate_sources
 
-    casework = _casework()
-    return validate_sources(sources, casework.forms,
-                            current_app.extensions["deadlines"].process_actions(),
-                            set(current_app.extensions["letters"].catalogue.keys()))
+    registry = casework().registry
+    return validate_sources(sources, registry.forms, registry.deadline_keys,
+                            registry.letter_keys)
 
 
 @bp.post("/filer/<file_name>/valider")
@@ -422,7 +403,7 @@ def deploy(file_name):
                            "reload the page")
         files = {**drafts.new_files_named(session, xml, latest_sources(session)),
                  file_name: xml}
-        created = deploy_sources(session, _casework().registry, current_user, files)
+        created = deploy_sources(session, casework().registry, current_user, files)
         for name in files:
             taken = session.scalar(_draft_query(name))
             if taken is not None:
@@ -461,7 +442,7 @@ def diff(process_id):
     a = _version_number(request.args.get("fra"), "fra")
     b = _version_number(request.args.get("til"), "til")
     with transaction(db.session) as session:
-        result = service.diff_versions(session, _casework().registry, current_user,
+        result = service.diff_versions(session, casework().registry, current_user,
                                        process_id, a, b)
     return render_template("designer_diff.html.j2", process_id=process_id, a=a, b=b,
                            diff=result)
@@ -474,7 +455,7 @@ def migration(process_id):
 
     to_version = _version_number(request.args.get("til"), "til")
     with transaction(db.session) as session:
-        plan = service.migration_plan(session, _casework(), current_user, process_id,
+        plan = service.migration_plan(session, casework(), current_user, process_id,
                                       to_version)
     return render_template("designer_migration.html.j2", process_id=process_id,
                            to_version=to_version, plan=plan)
@@ -486,7 +467,7 @@ def migrate(process_id):
 
     to_version = _version_number(request.form.get("til"), "til")
     with transaction(db.session) as session:
-        result = service.migrate_cases(session, _casework(), current_user, process_id,
+        result = service.migrate_cases(session, casework(), current_user, process_id,
                                        to_version)
     moved, stayed = len(result["moved"]), len(result["stayed"])
     flash(_("Flyttet til version %(n)s: %(moved)s. Blev, hvor de var: %(stayed)s.",
@@ -540,7 +521,7 @@ def _new_step(action: str, steps: list) -> dict:
     if action == "complete":
         task = (form.get("_task") or "").strip()
         form_key = (form.get("_form") or "").strip()
-        definition = _casework().forms.get(form_key)
+        definition = casework().forms.get(form_key)
         data = form_render.parse(definition.schema, form) if definition else {}
         return {"complete": {"task": task, "data": data}}
     if action == "advance":
@@ -569,10 +550,10 @@ def _render_trial(file_name, sources, steps, result, *, status=200, open_task=No
     final = result.final if result is not None else None
     task_form = None
     if open_task is not None:
-        definition = _casework().forms.get(open_task.get("form"))
+        definition = casework().forms.get(open_task.get("form"))
         if definition is not None:
             tree = form_render.fields(definition.schema, values or {}, errors or {},
-                                      _casework().forms)
+                                      casework().forms)
             task_form = {"task": open_task, "form": definition, "fields": tree,
                          "summary": form_render.error_summary(tree, errors) if errors else None}
     return render_template("designer_trial.html.j2", file_name=file_name,
@@ -734,7 +715,7 @@ def replay_scenarios(file_name):
 
 @bp.get("/formularer/<key>")
 def form(key):
-    definition = _casework().forms.get(key)
+    definition = casework().forms.get(key)
     if definition is None:
         abort(404, description=_("Formularen %(key)s findes ikke.", key=key))
     return render_template("designer_reference.html.j2", kind="form", key=key,
@@ -762,19 +743,6 @@ def deadline(key):
     entry = catalogue.get(key)
     return render_template("designer_reference.html.j2", kind="deadline", key=key,
                            title=entry.title, deadline=entry, source=None)
-
-
-@bp.get("/vendor/<name>")
-def vendor(name):
-    from api.config import PROJECT_ROOT
-
-    path = PROJECT_ROOT / "node_modules" / VENDOR[name] if name in VENDOR else None
-    if path is None or not path.is_file():
-        abort(404)
-    mimetype = {"css": "text/css", "json": "application/json"}.get(
-        name.rsplit(".", 1)[-1], "text/javascript")
-    return current_app.response_class(path.read_bytes(), mimetype=mimetype,
-                                      headers={"Cache-Control": "public, max-age=86400"})
 
 
 __all__ = ["bp", "init_app"]

@@ -23,6 +23,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -62,8 +63,8 @@ from engine.models import (
     User,
 )
 from engine.permissions import require_role
-from engine.services import Casework
 
+from ..auth import casework
 from ..errors import _page as error_page
 from ..extensions import db
 from ..oversight import deadline_rows_csv
@@ -149,10 +150,6 @@ def _day(text: str):
     if not 1900 <= day.year <= 2999:
         raise ValueError(f"{text!r} is out of range")
     return day
-
-
-def casework() -> Casework:
-    return current_app.extensions["casework"]
 
 
 def _safe_next(target: str | None) -> str:
@@ -751,26 +748,42 @@ def edit_letter(letter_id):
 
 
 # The files of bpmn-js the pages use, from node_modules (installed by make, never committed).
-VENDOR = {"bpmn-viewer.js": "bpmn-js/dist/bpmn-viewer.production.min.js",
-          "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
-          "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css"}
+# Files from npm (package.json) the pages load, by the name a page asks for: the case page's
+# diagram viewer, the designer's modeler, properties panel and decision-table editor. Public
+# library files, no case data: served to anyone.
+VENDOR = {
+    "bpmn-viewer.js": "bpmn-js/dist/bpmn-viewer.production.min.js",
+    "bpmn-modeler.js": "bpmn-js/dist/bpmn-modeler.production.min.js",
+    "properties-panel.js": "bpmn-js-properties-panel/dist/bpmn-js-properties-panel.umd.js",
+    "properties-panel.css": "@bpmn-io/properties-panel/dist/assets/properties-panel.css",
+    "camunda.json": "camunda-bpmn-moddle/resources/camunda.json",
+    "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
+    "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
+    "bpmn-font.css": "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css",
+    "dmn-modeler.js": "dmn-js/dist/dmn-modeler.production.min.js",
+    "dmn-js-shared.css": "dmn-js/dist/assets/dmn-js-shared.css",
+    "dmn-js-drd.css": "dmn-js/dist/assets/dmn-js-drd.css",
+    "dmn-js-decision-table.css": "dmn-js/dist/assets/dmn-js-decision-table.css",
+    "dmn-js-decision-table-controls.css": "dmn-js/dist/assets/dmn-js-decision-table-controls.css",
+    "dmn-js-literal-expression.css": "dmn-js/dist/assets/dmn-js-literal-expression.css",
+    "dmn-font.css": "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css",
+}
 
 
 def _vendor_file(name: str):
+    """The installed file of a VENDOR name, or None (unknown, or npm not run)."""
     from api.config import PROJECT_ROOT
 
-    path = PROJECT_ROOT / "node_modules" / VENDOR[name]
-    return path if path.is_file() else None
+    path = PROJECT_ROOT / "node_modules" / VENDOR[name] if name in VENDOR else None
+    return path if path is not None and path.is_file() else None
 
 
 @bp.get("/vendor/<name>")
 def vendor(name):
-    if name not in VENDOR or _vendor_file(name) is None:
-        abort(404)
     path = _vendor_file(name)
-    mimetype = "text/css" if name.endswith(".css") else "text/javascript"
-    return current_app.response_class(path.read_bytes(), mimetype=mimetype,
-                                      headers={"Cache-Control": "public, max-age=86400"})
+    if path is None:
+        abort(404)
+    return send_file(path, max_age=86400)
 
 
 @bp.get("/sager/<int(max=2147483647):case_id>/diagram.bpmn")
