@@ -45,6 +45,8 @@ def _wants_page() -> bool:
     """Pages get an error page; the REST API, feeds and health checks get JSON."""
     if request.blueprint == "web":
         return True
+    if request.blueprint == "designer":  # its pages, not the JSON its editor script asks for
+        return not (request.is_json or request.accept_mimetypes.best == "application/json")
     return request.blueprint is None and not request.path.startswith("/api") and \
         request.accept_mimetypes.accept_html
 

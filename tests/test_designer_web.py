@@ -562,3 +562,21 @@ def test_the_scenarios_of_a_file_replay_against_its_draft(app, tmp_path, monkeyp
     text = differs.get_data(as_text=True)
     assert "Afspillet mod kladden" in text
     assert "scenarier går ikke længere den vej" in text
+
+
+def test_an_unexpected_error_on_a_designer_page_is_a_danish_page(app, monkeypatch):
+    """Not the JSON the editor's own calls get: the page a person asked for."""
+    from engine.bpmn import drafts
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    client, token = _designer(app)
+    monkeypatch.setattr(drafts, "list_files", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    page = client.get("/designer/", headers={"Accept": "text/html"})
+    assert page.status_code == 500
+    assert "Fejlen er skrevet i loggen" in page.get_data(as_text=True)
+    assert "Til procesdesigneren" in page.get_data(as_text=True)
+    called = client.get("/designer/", headers={"Accept": "application/json"})
+    assert called.status_code == 500 and called.is_json

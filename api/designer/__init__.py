@@ -58,7 +58,6 @@ TRIAL_SECONDS = 20
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.filters["tidspunkt"] = _moment_text
     # First of all before-request functions: the CSRF check reads the body already.
     app.before_request_funcs.setdefault(None, []).insert(0, _room_for_a_file)
 
@@ -70,20 +69,6 @@ def _room_for_a_file():
     if request.blueprint == "designer":
         request.max_content_length = max(current_app.config["MAX_CONTENT_LENGTH"] or 0,
                                          3 * MAX_FILE_BYTES)
-
-
-def _moment_text(value) -> str:
-    """An ISO moment of a test run as a Danish date and time (Danish time)."""
-    from datetime import datetime
-
-    from engine.clock import LOCAL_TZ
-    from engine.letters.render import clock, danish_date
-
-    try:
-        moment = datetime.fromisoformat(value).astimezone(LOCAL_TZ)
-    except (TypeError, ValueError):
-        return value or ""
-    return f"{danish_date(moment)} {clock(moment)}"
 
 
 def _wants_json() -> bool:
