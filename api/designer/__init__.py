@@ -29,7 +29,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from engine.bpmn import drafts
-from engine.bpmn.registry import latest_sources
+from engine.bpmn.registry import latest_sources, latest_versions
 from engine.bpmn.validation import BPMN_NS, MAX_FILE_BYTES
 from engine.db import transaction
 from engine.errors import (
@@ -180,14 +180,8 @@ def files():
 
 
 def _deployed_processes(session) -> list[dict]:
-    from sqlalchemy import func, select
-
-    from engine.models import ProcessVersion
-
-    rows = session.execute(select(ProcessVersion.process_id, func.max(ProcessVersion.version))
-                           .group_by(ProcessVersion.process_id)
-                           .order_by(ProcessVersion.process_id)).all()
-    return [{"process_id": pid, "latest": latest} for pid, latest in rows]
+    return [{"process_id": v.process_id, "latest": v.version}
+            for v in sorted(latest_versions(session), key=lambda v: v.process_id)]
 
 
 @bp.post("/importer")

@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import audit, oversight
 from engine.accounts import authenticate
+from engine.bpmn.registry import latest_versions
 from engine.clock import LOCAL_TZ
 from engine.cpr import mask_cpr
 from engine.db import transaction
@@ -552,12 +553,12 @@ def _new_case_kinds(session_) -> dict[str, str]:
     process id."""
     registry = casework().registry
     kinds = {}
-    for process in casework().list_processes(session_, current_user):
-        if process["startable"]:
-            definition = registry.definition_for(process["versions"][0])
-            if definition.properties.get("ny_sag"):
-                kinds[process["process_id"]] = definition.properties["ny_sag"]
-    return kinds
+    for version in latest_versions(session_):
+        label = registry.definition_for(version).properties.get("ny_sag") \
+            if version.startable else None
+        if label:
+            kinds[version.process_id] = label
+    return dict(sorted(kinds.items()))
 
 
 @bp.route("/sager/ny", methods=["GET", "POST"])

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from ..clock import now
 from ..errors import NotFound, ProcessDefinitionError
@@ -183,21 +183,27 @@ def read_folder(folder: Path) -> dict[str, str]:
     return sources
 
 
+def latest_versions(session: Session, *, with_sources: bool = False) -> list[ProcessVersion]:
+    """The latest version of every process, in the order they were deployed (one query)."""
+    latest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_id).subquery())
+    query = (select(ProcessVersion)
+             .join(latest, (ProcessVersion.process_id == latest.c.process_id)
+                   & (ProcessVersion.version == latest.c.v))
+             .order_by(ProcessVersion.deployed_at, ProcessVersion.id))
+    if with_sources:
+        query = query.options(undefer(ProcessVersion.sources))
+    return list(session.scalars(query))
+
+
 def latest_sources(session: Session) -> dict[str, str]:
     """The files of the latest version of every process, together: what a change (from the
     designer or the folder) goes into, so that call activities and decision tables still
     resolve. Where two versions carry a file of the same name, the later deployment's copy
     counts."""
-    latest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
-              .group_by(ProcessVersion.process_id).subquery())
-    rows = session.scalars(
-        select(ProcessVersion.sources)
-        .join(latest, (ProcessVersion.process_id == latest.c.process_id)
-              & (ProcessVersion.version == latest.c.v))
-        .order_by(ProcessVersion.deployed_at, ProcessVersion.id))
     sources: dict[str, str] = {}
-    for version_sources in rows:
-        sources.update(version_sources or {})
+    for version in latest_versions(session, with_sources=True):
+        sources.update(version.sources or {})
     return sources
 
 
