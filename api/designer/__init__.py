@@ -236,15 +236,14 @@ def _draft_query(name: str):
 @bp.get("/filer/<file_name>")
 def editor(file_name):
     with transaction(db.session) as session:
-        opened = drafts.open_file(session, current_user, file_name)
+        sources = latest_sources(session)
+        opened = drafts.open_file(session, current_user, file_name, sources=sources)
         draft = opened.draft
         meta = {"lock_version": draft.lock_version if draft else None,
                 "updated_by": draft.updated_by if draft else None,
                 "updated_at": draft.updated_at if draft else None}
-        refs = drafts.references(opened.xml) if file_name.endswith(".bpmn") else {}
-    template = "designer_editor.html.j2"
-    return render_template(template, file_name=file_name, draft=meta,
-                           references=_reference_links(refs),
+    return render_template("designer_editor.html.j2", file_name=file_name, draft=meta,
+                           references=_reference_links(file_name, opened.xml, sources),
                            process_ids=_process_ids(opened.xml))
 
 
@@ -256,16 +255,17 @@ def _process_ids(xml: str) -> list[str]:
     return [p.get("id") for p in tree.iter(f"{{{BPMN_NS}}}process") if p.get("id")]
 
 
-def _reference_links(refs: dict, files: dict[str, str] | None = None) -> dict:
-    """Each element's references with the page that shows what it names, and whether it
-    exists (an unknown name is also a validation problem). `files`: process id -> the file
-    that defines it (for call activities)."""
+def _reference_links(file_name: str, xml: str, sources: dict[str, str]) -> dict:
+    """What each element of a BPMN file names, with the page that shows it and whether it
+    exists (an unknown name is also a validation problem); a call activity's process is
+    looked up among `sources` (the deployed files)."""
+    if not file_name.endswith(".bpmn"):
+        return {}
+    refs = drafts.references(xml)
+    files = drafts.process_files(sources)
     forms = casework().forms
     letters = current_app.extensions["letters"].catalogue
     deadlines = current_app.extensions["deadlines"]
-    if files is None:
-        with transaction(db.session) as session:
-            files = drafts.process_files(latest_sources(session))
     known = {"form": forms, "letter": letters, "deadline": deadlines, "process": files}
 
     def url(ref):
@@ -314,8 +314,9 @@ def save(file_name):
                                   lock_version)
         answer = {"lock_version": draft.lock_version, "updated_by": draft.updated_by,
                   "updated_at": draft.updated_at.isoformat()}
-    if file_name.endswith(".bpmn"):
-        answer["references"] = _reference_links(drafts.references(body["xml"]))
+        if file_name.endswith(".bpmn"):
+            answer["references"] = _reference_links(file_name, body["xml"],
+                                                    latest_sources(session))
     return jsonify(answer)
 
 
@@ -355,7 +356,7 @@ def validate(file_name):
     problems = _validate(sources)
     answer = {"ok": not problems, "problems": [_problem_json(p) for p in problems]}
     if file_name.endswith(".bpmn"):
-        answer["references"] = _reference_links(drafts.references(xml))
+        answer["references"] = _reference_links(file_name, xml, sources)
     return jsonify(answer)
 
 
@@ -458,8 +459,10 @@ def migrate(process_id):
 
 def _trial_sources(session, file_name: str) -> dict[str, str]:
     """What a test run of a file runs: every deployed file, with this file's draft if any."""
-    opened = drafts.open_file(session, current_user, file_name)
-    return _sources_with(session, file_name, opened.xml)
+    sources = latest_sources(session)
+    sources[file_name] = drafts.open_file(session, current_user, file_name,
+                                          sources=sources).xml
+    return sources
 
 
 def _steps_from_form() -> list:

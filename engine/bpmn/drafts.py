@@ -97,16 +97,17 @@ def list_files(session: Session, user: User) -> list[dict]:
              "kind": "dmn" if name.endswith(".dmn") else "bpmn"} for name in names]
 
 
-def open_file(session: Session, user: User, file_name: str, *,
-              deployed: bool = False) -> DesignerFile:
-    """The draft of a file if there is one (unless `deployed`), else the deployed text."""
+def open_file(session: Session, user: User, file_name: str, *, deployed: bool = False,
+              sources: dict[str, str] | None = None) -> DesignerFile:
+    """The draft of a file if there is one (unless `deployed`), else the deployed text.
+    `sources`: the deployed files (latest_sources), when the caller has read them already."""
     require_designer(user)
     check_file_name(file_name)
     draft = None if deployed else session.scalar(
         select(ProcessDraft).where(ProcessDraft.file_name == file_name))
     if draft is not None:
         return DesignerFile(file_name, draft.xml, draft)
-    text = latest_sources(session).get(file_name)
+    text = (latest_sources(session) if sources is None else sources).get(file_name)
     if text is None:
         raise NotFound(f"no process file {file_name!r}")
     return DesignerFile(file_name, text, None)
