@@ -321,3 +321,15 @@ def test_a_scenario_whose_expectation_is_wrong_fails():
     assert problem == "ended: expected True, got False"
     failed = TrialResult(error={"step": 1, "kind": "complete", "message": "step 2: no"})
     assert compare(right, failed) == ["the run failed: step 2: no"]
+
+
+def test_an_unreadable_scenario_file_fails_instead_of_vanishing(tmp_path):
+    from engine.bpmn.trial import check_scenario, load_scenarios
+
+    (tmp_path / "halv.json").write_text('{"steps": ', encoding="utf-8")
+    (tmp_path / "liste.json").write_text("[]", encoding="utf-8")
+    scenarios = load_scenarios(tmp_path)
+    assert [s["name"] for s in scenarios] == ["halv", "liste"]
+    assert all("broken" in s for s in scenarios)
+    _result, problems = check_scenario(scenarios[0])
+    assert problems and "cannot be read" in problems[0]

@@ -654,19 +654,9 @@ def _save_scenario(file_name, sources, steps):
 # -- scenarios -----------------------------------------------------------------------------------
 
 def _scenarios() -> list[dict]:
-    """The saved scenarios (name, process, description, steps, expect); a file that cannot be
-    read is listed with the reason instead of stopping the page."""
-    found = []
-    for path in sorted(Path(current_app.config["SCENARIOS_DIR"]).glob("*.json")):
-        try:
-            scenario = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(scenario, dict) or not isinstance(scenario.get("steps"), list):
-                raise ValueError("no steps")
-        except (OSError, ValueError) as exc:
-            found.append({"name": path.stem, "broken": str(exc)})
-            continue
-        found.append({**scenario, "name": scenario.get("name") or path.stem})
-    return found
+    from engine.bpmn.trial import load_scenarios
+
+    return load_scenarios(current_app.config["SCENARIOS_DIR"])
 
 
 @bp.post("/filer/<file_name>/scenarier")

@@ -887,14 +887,28 @@ def save_scenario(folder: Path | str, name: str, steps: list[dict], result: Tria
 
 
 def load_scenarios(folder: Path | str) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(Path(folder).glob("*.json"))]
+    """The scenarios in a folder, by file name. A file that cannot be read as a scenario is
+    one entry {"name", "broken": why}: shown by the designer, failed by the tests, never
+    skipped."""
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            scenario = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(scenario, dict) or not isinstance(scenario.get("steps"), list):
+                raise ValueError("not a scenario: an object with a list of steps")
+        except (OSError, ValueError) as exc:
+            found.append({"name": path.stem, "broken": str(exc)})
+            continue
+        found.append({**scenario, "name": scenario.get("name") or path.stem})
+    return found
 
 
 def check_scenario(scenario: dict, processes: Path | str | None = None,
                    catalogues: Catalogues | None = None) -> tuple[TrialResult, list[str]]:
     """Replay a scenario against the files of `processes` (default: the project's
     processes/) and compare it with its expectations."""
+    if "broken" in scenario:
+        return TrialResult(), [f"the scenario file cannot be read: {scenario['broken']}"]
     sources = read_folder(Path(processes or PROJECT_ROOT / "processes"))
     result = replay(sources, scenario["steps"], catalogues=catalogues)
     return result, compare(scenario.get("expect") or {}, result)
