@@ -255,20 +255,27 @@ class ProcessRegistry:
         deployed = latest_sources(session)
         definitions = self.current if not deployed else parse_sources(
             {**deployed, **changed}, self.forms, self.deadline_keys, self.letter_keys)
-        created = []
-        for pid, definition in sorted(definitions.items()):
-            latest = self.latest_version(session, pid)
-            if latest is not None and latest.content_hash == definition.content_hash:
-                continue
-            created.append(self.add_version(session, definition, latest, deployed_by,
-                                            ORIGIN_FOLDER))
+        created = self.record_versions(session, definitions, deployed_by, ORIGIN_FOLDER)
         session.flush()
         return created
 
+    def record_versions(self, session: Session, definitions: dict[str, ProcessDefinition],
+                        deployed_by: str, origin: str) -> list[ProcessVersion]:
+        """The next version of every process whose content differs from its latest version
+        (read in one query); returns them, not yet flushed."""
+        latest = {v.process_id: v for v in latest_versions(session)}
+        created = []
+        for pid, definition in sorted(definitions.items()):
+            before = latest.get(pid)
+            if before is None or before.content_hash != definition.content_hash:
+                created.append(self._add_version(session, definition, before, deployed_by,
+                                                 origin))
+        return created
+
     @staticmethod
-    def add_version(session: Session, definition: ProcessDefinition,
-                    latest: ProcessVersion | None, deployed_by: str,
-                    origin: str) -> ProcessVersion:
+    def _add_version(session: Session, definition: ProcessDefinition,
+                     latest: ProcessVersion | None, deployed_by: str,
+                     origin: str) -> ProcessVersion:
         """Record `definition` as the version after `latest`."""
         version = ProcessVersion(
             process_id=definition.process_id,
@@ -285,14 +292,11 @@ class ProcessRegistry:
         return version
 
     @staticmethod
-    def latest_version(session: Session, process_id: str,
-                       origin: str | None = None) -> ProcessVersion | None:
-        """The latest version of a process (of those from `origin`, when given)."""
-        query = select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-        if origin is not None:
-            query = query.where(ProcessVersion.origin == origin)
+    def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+        """The latest version of a process."""
         return session.scalars(
-            query.order_by(ProcessVersion.version.desc()).limit(1)).first()
+            select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+            .order_by(ProcessVersion.version.desc()).limit(1)).first()
 
     def definition_for(self, version: ProcessVersion) -> ProcessDefinition:
         """The parsed definition of a deployed version."""

@@ -93,16 +93,10 @@ def deploy_sources(session: Session, registry: ProcessRegistry, user: User,
             "no process uses this file yet: deploy it together with the process that calls "
             "it (the designer takes a new file's draft along with the file that names it)"]
             for name in unused})
-    created = []
-    for pid, definition in sorted(definitions.items()):
-        latest = registry.latest_version(session, pid)
-        if latest is not None and latest.content_hash == definition.content_hash:
-            continue
-        version = registry.add_version(session, definition, latest, user.username,
-                                       ORIGIN_DESIGNER)
-        created.append(version)
-        audit.record(session, None, "process_deployed", user, process=pid,
-                     version=version.version, content_hash=definition.content_hash,
+    created = registry.record_versions(session, definitions, user.username, ORIGIN_DESIGNER)
+    for version in created:
+        audit.record(session, None, "process_deployed", user, process=version.process_id,
+                     version=version.version, content_hash=version.content_hash,
                      files=sorted(changed), origin=ORIGIN_DESIGNER)
     try:
         session.flush()
