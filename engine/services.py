@@ -1085,21 +1085,10 @@ class Casework:
             if task_id in rows:
                 continue
             spec = spiff_task.task_spec
-            row = Task(
-                id=task_id, instance_id=instance.id, case_id=case.id, team_id=case.team_id,
-                process_id=case.process_id, bpmn_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
-                candidate_groups="," + ",".join(spec.candidate_groups) + ","
-                if spec.candidate_groups else "",
-                form_key=spec.form.key or None, created_at=moment, state=READY, case=case,
-            )
-            try:
-                row.due_at = runtime.resolve_date(spiff_task, spec.due_date, moment)
-                row.follow_up_at = runtime.resolve_date(spiff_task, spec.follow_up_date, moment)
-            except Exception as exc:  # a bad date expression must not hide the task
-                audit.record(session, case.id, "error", None, task_id,
-                             message=f"cannot compute the due date: {runtime.error_text(exc)}",
-                             element=describe_element(spec))
+            row = Task(id=task_id, instance_id=instance.id, case_id=case.id,
+                       team_id=case.team_id, process_id=case.process_id, created_at=moment,
+                       state=READY, case=case)
+            self.fill_task_row(session, case, row, spiff_task)
             if self._needs_someone_uninvolved(spiff_task):
                 row.assignee_id = None  # left for the team: not the caseworker already involved
             else:
@@ -1107,6 +1096,25 @@ class Casework:
             session.add(row)
             audit.record(session, case.id, "task_created", None, task_id, task=row.name,
                          due_at=row.due_at.isoformat() if row.due_at else None)
+
+    @staticmethod
+    def fill_task_row(session: Session, case: Case, row: Task, spiff_task) -> None:
+        """A task row takes what its BPMN step says: id, name, lane, candidate groups, form,
+        and the due and follow-up dates counted from the row's creation (a bad date
+        expression is recorded as an error on the case and does not hide the task)."""
+        spec = spiff_task.task_spec
+        row.bpmn_id, row.name, row.lane = spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane
+        row.candidate_groups = ("," + ",".join(spec.candidate_groups) + ","
+                                if spec.candidate_groups else "")
+        row.form_key = (spec.form.key if spec.form else None) or None
+        try:
+            row.due_at = runtime.resolve_date(spiff_task, spec.due_date, row.created_at)
+            row.follow_up_at = runtime.resolve_date(spiff_task, spec.follow_up_date,
+                                                    row.created_at)
+        except Exception as exc:  # noqa: BLE001 - the task shows, the case says why
+            audit.record(session, case.id, "error", None, row.id,
+                         message=f"cannot compute the due date: {runtime.error_text(exc)}",
+                         element=describe_element(spec))
 
     @staticmethod
     def _needs_someone_uninvolved(spiff_task) -> bool:

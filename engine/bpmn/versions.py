@@ -290,7 +290,7 @@ def _move(session: Session, casework, user: User, case: Case, instance: Instance
     if case.process_version_id == version.id:
         case.process_version_id = target.id
         case.process_version = target
-    changed = _update_task_rows(session, case, instance, outcome.changed_tasks)
+    changed = _update_task_rows(session, casework, case, instance, outcome.changed_tasks)
     audit.record(session, case.id, "process_migrated", user, process=target.process_id,
                  from_version=version.version, to_version=target.version,
                  changed_tasks=changed)
@@ -299,7 +299,7 @@ def _move(session: Session, casework, user: User, case: Case, instance: Instance
                    ran=instance.status == RUNNING)
 
 
-def _update_task_rows(session: Session, case: Case, instance: Instance,
+def _update_task_rows(session: Session, casework, case: Case, instance: Instance,
                       changed_tasks: list) -> list[str]:
     """Open task rows whose step the new version defines differently take its name, lane,
     groups, form and dates (counted from when the task was created); an assignee who may no
@@ -315,18 +315,7 @@ def _update_task_rows(session: Session, case: Case, instance: Instance,
         spec = spiff_task.task_spec
         if not hasattr(spec, "candidate_groups"):
             continue
-        row.bpmn_id, row.name, row.lane = spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane
-        row.candidate_groups = ("," + ",".join(spec.candidate_groups) + ","
-                                if spec.candidate_groups else "")
-        row.form_key = spec.form.key if spec.form else None
-        try:
-            row.due_at = runtime.resolve_date(spiff_task, spec.due_date, row.created_at)
-            row.follow_up_at = runtime.resolve_date(spiff_task, spec.follow_up_date,
-                                                    row.created_at)
-        except Exception as exc:  # noqa: BLE001 - keep the old dates, say why
-            audit.record(session, case.id, "error", None, row.id,
-                         message=f"cannot compute the due date: {runtime.error_text(exc)}",
-                         element=spec.bpmn_id)
+        casework.fill_task_row(session, case, row, spiff_task)
         if row.assignee is not None and not may_work_on(row.assignee, row):
             audit.record(session, case.id, "task_unclaimed", None, row.id, task=row.name,
                          previous=row.assignee.username, reason="process_migrated")
