@@ -493,13 +493,18 @@ class Casework:
     RECORD_KEYS = ("parter", "foraeldremyndighed", "samtykker", "anmodninger", "indsatsmaal",
                    "opfoelgninger", "udfald", "ydelse", "omfang", "leverandoer")
 
-    def case_record(self, session: Session, case: Case) -> dict:
+    def case_workflows(self, session: Session, case: Case) -> list[tuple[Instance, object]]:
+        """Every process instance of the case with its workflow, loaded once for a page."""
+        return [(instance, self._load(instance))
+                for instance in self.case_instances(session, case)]
+
+    def case_record(self, workflows: list[tuple[Instance, object]]) -> dict:
         """What the case's processes know that the case page shows: parties, consents,
         requests for information and their status, goals, follow-ups, the decision. Read from
-        the process data as its latest step left it; FFB codes with their Danish names."""
+        the process data as its latest step left it; FFB codes with their Danish names.
+        `workflows`: case_workflows."""
         record: dict = {}
-        for instance in self.case_instances(session, case):
-            workflow = self._load(instance)
+        for _instance, workflow in workflows:
             tasks = sorted((t for t in workflow.get_tasks() if t.data),
                            key=lambda t: t.last_state_change)
             requests: dict[tuple, dict] = {}
@@ -519,14 +524,14 @@ class Casework:
             record["ydelse_navn"] = self._ffb_display(record["ydelse"])
         return record
 
-    def positions(self, session: Session, case: Case) -> list[dict]:
+    @staticmethod
+    def positions(workflows: list[tuple[Instance, object]]) -> list[dict]:
         """Where each running process of the case stands: its waiting and ready BPMN
-        elements (for the process diagram)."""
+        elements (for the process diagram). `workflows`: case_workflows."""
         found = []
-        for instance in self.case_instances(session, case):
+        for instance, workflow in workflows:
             if instance.status == COMPLETED:
                 continue
-            workflow = self._load(instance)
             for task in runtime.current_elements(workflow):
                 found.append({"process": task.workflow.spec.name,
                               "element": task.task_spec.bpmn_id,

@@ -672,6 +672,7 @@ def case_page(case_id):
     service = casework()
     with transaction(db.session) as session_:
         case = service.get_case(session_, current_user, case_id)
+        workflows = service.case_workflows(session_, case)
         page = {
             "case": case,
             "tasks": service.open_tasks_of_case(session_, case),
@@ -679,13 +680,13 @@ def case_page(case_id):
             "letters": current_app.extensions["letters"].list_letters(
                 session_, current_user, case.id),
             "timeline": list(reversed(service.timeline(session_, case))),
-            "record": (record := service.case_record(session_, case)),
+            "record": (record := service.case_record(workflows)),
             # the parties the process settled on, or the custody holders known so far
             "parties": record.get("parter") or [
                 {**holder, "rolle": "custody_holder"}
                 for holder in record.get("foraeldremyndighed") or []],
-            "positions": service.positions(session_, case),
-            "instances": service.case_instances(session_, case),
+            "positions": service.positions(workflows),
+            "instances": [instance for instance, _workflow in workflows],
         }
     return render_template("case.html.j2", lights=DEADLINE_LIGHTS, events=EVENT_NAMES,
                            now=_now(),
