@@ -28,17 +28,15 @@ from dataclasses import dataclass
 from lxml import etree
 
 from .sandbox import ScriptRefused, check_expression
-from .validation import BPMN_NS, CAMUNDA_NS, Problem, load_xml, problems_error
-
-_DURATION = r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+([.,]\d+)?S)?)?"
-_DATE = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}([.,]\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
-_ISO_TIMER = {
-    "timeDuration": re.compile(f"^{_DURATION}$"),
-    "timeDate": re.compile(f"^{_DATE}$"),
-    "timeCycle": re.compile(f"^R\\d*/(({_DATE})/)?{_DURATION}(/({_DATE}))?$"
-                            f"|^R\\d*/{_DATE}/{_DATE}$"),
-}
-_JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
+from .validation import (
+    BPMN_NS,
+    CAMUNDA_NS,
+    ISO_TIMER,
+    JUEL,
+    Problem,
+    load_xml,
+    problems_error,
+)
 
 
 class JuelRefused(ValueError):
@@ -62,7 +60,7 @@ def from_camunda_modeler(xml_text: str, filename: str = "import.bpmn") -> tuple[
             notes.append(f"process {_name(process)}: isExecutable was \"false\" (the modeler's "
                          "default); set to \"true\" so that it can run")
 
-    for kind, pattern in _ISO_TIMER.items():
+    for kind, pattern in ISO_TIMER.items():
         for timer in tree.iter(f"{{{BPMN_NS}}}{kind}"):
             event = _owner(timer)
             value = (timer.text or "").strip()
@@ -70,7 +68,7 @@ def from_camunda_modeler(xml_text: str, filename: str = "import.bpmn") -> tuple[
                 timer.text = f'"{value}"'
                 notes.append(f"element {_name(event)}: timer {kind} {value} written as the "
                              f"Python string \"{value}\"")
-            elif _JUEL.match(value):
+            elif JUEL.match(value):
                 problems.append(Problem(
                     filename, f"timer {kind} {value} is a JUEL expression: write it in Python, "
                               "e.g. \"P5D\" or deadline(\"key\")", *_ident(event),
@@ -87,7 +85,7 @@ def from_camunda_modeler(xml_text: str, filename: str = "import.bpmn") -> tuple[
                               "expressions are imported: write it as a Python expression",
                     *_ident(flow), rule="camunda-import"))
                 continue
-            found = _JUEL.match(text)
+            found = JUEL.match(text)
             if not found:
                 continue  # already an expression SpiffWorkflow evaluates (Python)
             try:
@@ -105,7 +103,7 @@ def from_camunda_modeler(xml_text: str, filename: str = "import.bpmn") -> tuple[
         if not isinstance(node.tag, str):
             continue
         for attr, value in node.attrib.items():
-            if attr.startswith(f"{{{CAMUNDA_NS}}}") and _JUEL.match(value or ""):
+            if attr.startswith(f"{{{CAMUNDA_NS}}}") and JUEL.match(value or ""):
                 notes.append(f"element {_name(node)}: camunda:{etree.QName(attr).localname} "
                              f"{value} is JUEL and was not converted: the check will refuse it "
                              "until it is written in Python")

@@ -508,8 +508,22 @@ DEADLINE_CALL = re.compile(
 LETTER_CALL = re.compile(r"""\bprepare_letter\(\s*["']([^"']*)["']""")
 START_CALL = re.compile(r"""\bstart_deadline\(\s*["']([^"']*)["']""")
 DUE_CALL = re.compile(r"""(?<![\w.])deadline\(\s*["']([^"']*)["']""")
-BARE_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$|^\d{4}-\d{2}-\d{2}")
-_JUEL = re.compile(r"^\s*[$#]\{.*\}\s*$", re.S)
+# What Camunda Modeler writes and SpiffWorkflow does not take: a bare ISO 8601 timer value
+# (by the timer's kind) and a JUEL expression. The Camunda import converts exactly these.
+_DURATION = r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+([.,]\d+)?S)?)?"
+_DATE = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}([.,]\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
+ISO_TIMER = {
+    "timeDuration": re.compile(f"^{_DURATION}$"),
+    "timeDate": re.compile(f"^{_DATE}$"),
+    "timeCycle": re.compile(f"^R\\d*/(({_DATE})/)?{_DURATION}(/({_DATE}))?$"
+                            f"|^R\\d*/{_DATE}/{_DATE}$"),
+}
+JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
+
+
+def bare_iso(value: str) -> bool:
+    """A timer value that is a bare ISO 8601 duration, date or cycle (not Python)."""
+    return any(pattern.match(value) for pattern in ISO_TIMER.values())
 
 
 def _element(task_spec) -> tuple[str, str | None]:
@@ -550,7 +564,7 @@ def check_process_spec(filename: str, process_spec, forms, deadline_keys, letter
             if flow is not None:
                 what = f"condition of sequence flow {flow.get('id')}" + (
                     f" ({flow.get('name')})" if flow.get("name") else "")
-            if _JUEL.match(source):
+            if JUEL.match(source):
                 problem(f"invalid {what}: {source.strip()} is a JUEL expression (Camunda); "
                         f"conditions are Python, e.g. udfald == \"afvis\"; {IMPORT_HINT}",
                         "condition")
@@ -559,11 +573,11 @@ def check_process_spec(filename: str, process_spec, forms, deadline_keys, letter
         event_definition = getattr(task_spec, "event_definition", None)
         expression = getattr(event_definition, "expression", None)
         is_timer = isinstance(event_definition, TimerEventDefinition)
-        if is_timer and expression and BARE_ISO.match(expression.strip()):
+        if is_timer and expression and bare_iso(expression.strip()):
             # Camunda Modeler writes P5D; SpiffWorkflow evaluates timers as Python.
             problem(f"invalid timer: write the ISO 8601 value as a Python string: "
                     f"\"{expression.strip()}\" (with quotes); {IMPORT_HINT}", "timer")
-        elif expression and is_timer and _JUEL.match(expression):
+        elif expression and is_timer and JUEL.match(expression):
             problem(f"invalid timer: {expression.strip()} is a JUEL expression (Camunda); "
                     f"timers are Python", "timer")
         elif expression:
