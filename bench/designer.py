@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from bench.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = 19
@@ -130,9 +131,8 @@ def hundred_element_process(name: str) -> str:
 
 
 def _row(title: str, samples: list[float]) -> str:
-    ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
-    return f"{title:<44}{statistics.median(ms):>10.1f}{p95:>10.1f}{len(ms):>6}"
+    figures = summarize(samples)
+    return f"{title:<44}{figures['median_ms']:>10.1f}{figures['p95_ms']:>10.1f}{figures['n']:>6}"
 
 
 def main(argv=None) -> None:
