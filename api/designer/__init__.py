@@ -29,7 +29,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from engine.bpmn import drafts
-from engine.bpmn.registry import latest_sources, latest_versions
+from engine.bpmn.registry import latest_sources, latest_versions, process_files
 from engine.bpmn.validation import BPMN_NS, MAX_FILE_BYTES
 from engine.db import transaction
 from engine.errors import (
@@ -262,7 +262,7 @@ def _reference_links(file_name: str, xml: str, sources: dict[str, str]) -> dict:
     if not file_name.endswith(".bpmn"):
         return {}
     refs = drafts.references(xml)
-    files = drafts.process_files(sources)
+    files = process_files(sources)
     forms = casework().forms
     letters = current_app.extensions["letters"].catalogue
     deadlines = current_app.extensions["deadlines"]

@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import audit, oversight
 from engine.accounts import authenticate
-from engine.bpmn.registry import latest_versions
+from engine.bpmn.registry import latest_versions, process_files
 from engine.clock import LOCAL_TZ
 from engine.cpr import mask_cpr
 from engine.db import transaction
@@ -796,9 +796,7 @@ def case_diagram(case_id):
     with transaction(db.session) as session_:
         case = service.get_case(session_, current_user, case_id, log=False)  # the page logs
         sources = case.process_version.sources
-        name = f"{case.process_id}.bpmn"
-        body = sources.get(name) or next(
-            (text for file, text in sources.items() if file.endswith(".bpmn")), "")
+        body = sources.get(process_files(sources).get(case.process_id), "")
     return current_app.response_class(body, mimetype="application/xml")
 
 

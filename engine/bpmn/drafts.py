@@ -19,7 +19,7 @@ from ..clock import now
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ProcessDraft, User
 from ..permissions import require_designer
-from .registry import latest_sources
+from .registry import latest_sources, process_files
 from .validation import (
     CAMUNDA_NS,
     DEADLINE_CALL,
@@ -51,16 +51,6 @@ class DesignerFile:
     file_name: str
     xml: str
     draft: ProcessDraft | None  # None: the deployed text
-
-
-def process_files(sources: dict[str, str]) -> dict[str, str]:
-    """process id -> the name of the BPMN file that defines it."""
-    found = {}
-    for name, text in sources.items():
-        if name.endswith(".bpmn"):
-            for process_id in re.findall(r"<(?:\w+:)?process\b[^>]*\bid=\"([^\"]+)\"", text):
-                found.setdefault(process_id, name)
-    return found
 
 
 _DECISION = re.compile(r"<(?:\w+:)?decision\b[^>]*\bid=\"([^\"]+)\"")

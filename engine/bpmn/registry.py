@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -181,6 +182,19 @@ def read_folder(folder: Path) -> dict[str, str]:
             except UnicodeDecodeError as exc:
                 raise ProcessDefinitionError(f"{path.name}: not UTF-8 text: {exc}") from None
     return sources
+
+
+_PROCESS_ID = re.compile(r"""<(?:\w+:)?process\b[^>]*\bid=["']([^"']+)["']""")
+
+
+def process_files(sources: dict[str, str]) -> dict[str, str]:
+    """process id -> the name of the BPMN file that defines it."""
+    found = {}
+    for name, text in sources.items():
+        if name.endswith(".bpmn"):
+            for process_id in _PROCESS_ID.findall(text):
+                found.setdefault(process_id, name)
+    return found
 
 
 def latest_versions(session: Session, *, with_sources: bool = False) -> list[ProcessVersion]:
